@@ -1,0 +1,448 @@
+"""Layers of a convolutional network, each as a forward and a backward function.
+
+Every forward function returns (out, cache); the matching backward function takes
+(dout, cache), where dout is the upstream gradient of the loss with respect to out,
+and returns the gradients with respect to the forward function's inputs.
+"""
+import numpy as np
+
+
+def affine_forward(x, w, b):
+    """Fully connected layer: out = x @ w + b, with each example flattened first.
+
+    Inputs:
+    - x: array (N, d_1, ..., d_k); each example has D = d_1 * ... * d_k values
+    - w: weights (D, M)
+    - b: biases (M,)
+
+    Returns (out, cache): out has shape (N, M).
+    """
+    out = None
+    # TODO: Reshape x into a matrix of N rows (one flattened example per row),
+    # compute the affine output `out` and keep in `cache` what the backward
+    # pass needs.
+    ### BEGIN SOLUTION
+    x_rows = x.reshape(x.shape[0], -1)
+    out = x_rows @ w + b
+    cache = (x, w, b)
+    ### END SOLUTION
+    return out, cache
+
+
+def affine_backward(dout, cache):
+    """Backward pass of affine_forward.
+
+    Inputs:
+    - dout: upstream gradient (N, M)
+    - cache: what affine_forward returned as its cache
+
+    Returns (dx, dw, db) with the shapes of x, w and b.
+    """
+    dx, dw, db = None, None, None
+    # TODO: Compute the gradients of x, w and b. dx must have the original
+    # (unflattened) shape of x.
+    ### BEGIN SOLUTION
+    x, w, b = cache
+    x_rows = x.reshape(x.shape[0], -1)
+    dx = (dout @ w.T).reshape(x.shape)
+    dw = x_rows.T @ dout
+    db = dout.sum(axis=0)
+    ### END SOLUTION
+    return dx, dw, db
+
+
+def relu_forward(x):
+    """Rectified linear unit: out = max(0, x), elementwise; x of any shape.
+
+    Returns (out, cache).
+    """
+    out = None
+    # TODO: Compute the ReLU of x and keep what the backward pass needs in cache.
+    ### BEGIN SOLUTION
+    out = np.maximum(x, 0)
+    cache = x
+    ### END SOLUTION
+    return out, cache
+
+
+def relu_backward(dout, cache):
+    """Backward pass of relu_forward; returns dx with the shape of x."""
+    dx = None
+    # TODO: The gradient flows through where the input was positive and is
+    # zero elsewhere.
+    ### BEGIN SOLUTION
+    x = cache
+    dx = dout * (x > 0)
+    ### END SOLUTION
+    return dx
+
+
+def softmax_loss(x, y):
+    """Softmax classifier loss, averaged over the N examples.
+
+    Inputs:
+    - x: class scores (N, C)
+    - y: labels (N,), integers with 0 <= y[i] < C
+
+    Returns (loss, dx): the scalar loss and its gradient with respect to x.
+    """
+    loss, dx = None, None
+    # TODO: Compute the mean cross-entropy loss of the softmax probabilities
+    # and its gradient. Subtract each row's maximum score before exponentiating
+    # so that large scores cannot overflow.
+    ### BEGIN SOLUTION
+    n = x.shape[0]
+    shifted = x - x.max(axis=1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    loss = -log_probs[np.arange(n), y].mean()
+    dx = np.exp(log_probs)
+    dx[np.arange(n), y] -= 1
+    dx /= n
+    ### END SOLUTION
+    return loss, dx
+
+
+def batchnorm_forward(x, gamma, beta, bn_param):
+    """Batch normalization of x (N, D): normalize each feature, then scale and shift.
+
+    In 'train' mode the statistics come from the minibatch (biased variance) and
+    running averages are updated; in 'test' mode the running averages are used.
+
+    Inputs:
+    - x: data (N, D)
+    - gamma, beta: scale and shift (D,)
+    - bn_param: dict with
+      - 'mode': 'train' or 'test' (required)
+      - 'eps': added to the variance for numeric stability (default 1e-5)
+      - 'momentum': weight of the old value in the running averages (default 0.9)
+      - 'running_mean', 'running_var': arrays (D,), created as zeros of x's
+        dtype when missing and updated in place in the dict during training:
+        running = momentum * running + (1 - momentum) * batch statistic
+
+    Returns (out, cache): out has shape (N, D).
+    """
+    mode = bn_param["mode"]
+    eps = bn_param.get("eps", 1e-5)
+    momentum = bn_param.get("momentum", 0.9)
+    D = x.shape[1]
+    running_mean = bn_param.get("running_mean", np.zeros(D, dtype=x.dtype))
+    running_var = bn_param.get("running_var", np.zeros(D, dtype=x.dtype))
+
+    out, cache = None, None
+    if mode == "train":
+        # TODO: Normalize x with the mean and (biased) variance of the batch,
+        # scale by gamma and shift by beta. Update running_mean and running_var
+        # as described above and keep in cache what the backward pass needs.
+        ### BEGIN SOLUTION
+        mean = x.mean(axis=0)
+        var = x.var(axis=0)
+        inv_std = 1.0 / np.sqrt(var + eps)
+        x_hat = (x - mean) * inv_std
+        out = gamma * x_hat + beta
+        running_mean = momentum * running_mean + (1 - momentum) * mean
+        running_var = momentum * running_var + (1 - momentum) * var
+        cache = ("train", x_hat, gamma, inv_std)
+        ### END SOLUTION
+    elif mode == "test":
+        # TODO: Normalize x with the running averages instead of the batch
+        # statistics, then scale and shift.
+        ### BEGIN SOLUTION
+        inv_std = 1.0 / np.sqrt(running_var + eps)
+        x_hat = (x - running_mean) * inv_std
+        out = gamma * x_hat + beta
+        cache = ("test", x_hat, gamma, inv_std)
+        ### END SOLUTION
+    else:
+        raise ValueError(f"Invalid forward batchnorm mode {mode!r} (expected 'train' or 'test')")
+
+    bn_param["running_mean"] = running_mean
+    bn_param["running_var"] = running_var
+    return out, cache
+
+
+def batchnorm_backward(dout, cache):
+    """Backward pass of batchnorm_forward.
+
+    Inputs:
+    - dout: upstream gradient (N, D)
+    - cache: what batchnorm_forward returned as its cache
+
+    Returns (dx, dgamma, dbeta) with the shapes of x, gamma and beta.
+    """
+    dx, dgamma, dbeta = None, None, None
+    # TODO: Compute the gradients. In train mode remember that the batch mean
+    # and variance depend on every element of x; simplify the result on paper
+    # first to get a short, fast expression.
+    ### BEGIN SOLUTION
+    mode, x_hat, gamma, inv_std = cache
+    dbeta = dout.sum(axis=0)
+    dgamma = (dout * x_hat).sum(axis=0)
+    dx_hat = dout * gamma
+    if mode == "train":
+        n = dout.shape[0]
+        dx = (inv_std / n) * (
+            n * dx_hat - dx_hat.sum(axis=0) - x_hat * (dx_hat * x_hat).sum(axis=0)
+        )
+    else:
+        dx = dx_hat * inv_std
+    ### END SOLUTION
+    return dx, dgamma, dbeta
+
+
+def conv_forward_naive(x, w, b, conv_param):
+    """Naive forward pass of a convolutional layer (cross-correlation, as in CNNs).
+
+    Inputs:
+    - x: input (N, C, H, W)
+    - w: filters (F, C, HH, WW)
+    - b: biases (F,)
+    - conv_param: dict with
+      - 'stride': step between neighbouring receptive fields, both directions
+      - 'pad': number of zeros added on every side of the height and width axes
+
+    The output size is H' = 1 + (H + 2 * pad - HH) / stride and
+    W' = 1 + (W + 2 * pad - WW) / stride; raise a ValueError when the filter
+    positions do not fit the padded input exactly.
+
+    Returns (out, cache): out has shape (N, F, H', W').
+    """
+    out = None
+    # TODO: Zero-pad x (np.pad helps), then for every output position take the
+    # receptive field of all N inputs at once and combine it with all F filters
+    # (np.tensordot or einsum), adding the biases. Looping over the output
+    # positions is fine; looping over every single number is too slow.
+    ### BEGIN SOLUTION
+    stride, pad = conv_param["stride"], conv_param["pad"]
+    N, C, H, W = x.shape
+    F, _, HH, WW = w.shape
+    if (H + 2 * pad - HH) % stride or (W + 2 * pad - WW) % stride:
+        raise ValueError(
+            f"conv_forward_naive: filters of size {HH}x{WW} with stride {stride} do not "
+            f"fit an input of size {H}x{W} padded by {pad}"
+        )
+    H_out = 1 + (H + 2 * pad - HH) // stride
+    W_out = 1 + (W + 2 * pad - WW) // stride
+    if H_out < 1 or W_out < 1:
+        raise ValueError(
+            f"conv_forward_naive: filters of size {HH}x{WW} are larger than the "
+            f"input {H}x{W} padded by {pad}"
+        )
+    x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    out = np.empty((N, F, H_out, W_out), dtype=np.result_type(x, w, b))
+    for i in range(H_out):
+        for j in range(W_out):
+            top, left = i * stride, j * stride
+            field = x_pad[:, :, top:top + HH, left:left + WW]
+            out[:, :, i, j] = np.tensordot(field, w, axes=([1, 2, 3], [1, 2, 3])) + b
+    cache = (x, w, b, conv_param)
+    ### END SOLUTION
+    return out, cache
+
+
+def conv_backward_naive(dout, cache):
+    """Naive backward pass of conv_forward_naive.
+
+    Inputs:
+    - dout: upstream gradient (N, F, H', W')
+    - cache: what conv_forward_naive returned as its cache
+
+    Returns (dx, dw, db) with the shapes of x, w and b.
+    """
+    dx, dw, db = None, None, None
+    # TODO: Walk over the output positions as in the forward pass. Each output
+    # position sends gradient back to its receptive field (for dx) and to the
+    # filters (for dw). Accumulate into a padded dx and cut the padding off at
+    # the end.
+    ### BEGIN SOLUTION
+    x, w, b, conv_param = cache
+    stride, pad = conv_param["stride"], conv_param["pad"]
+    _, _, H, W = x.shape
+    _, _, HH, WW = w.shape
+    _, _, H_out, W_out = dout.shape
+    x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    dx_pad = np.zeros(x_pad.shape, dtype=np.result_type(dout, w))
+    dw = np.zeros(w.shape, dtype=np.result_type(dout, x))
+    for i in range(H_out):
+        for j in range(W_out):
+            top, left = i * stride, j * stride
+            field = x_pad[:, :, top:top + HH, left:left + WW]
+            d_here = dout[:, :, i, j]  # (N, F)
+            dx_pad[:, :, top:top + HH, left:left + WW] += np.tensordot(d_here, w, axes=(1, 0))
+            dw += np.tensordot(d_here, field, axes=(0, 0))
+    dx = dx_pad[:, :, pad:pad + H, pad:pad + W]
+    db = dout.sum(axis=(0, 2, 3))
+    ### END SOLUTION
+    return dx, dw, db
+
+
+def max_pool_forward_naive(x, pool_param):
+    """Naive forward pass of a max-pooling layer.
+
+    Inputs:
+    - x: input (N, C, H, W)
+    - pool_param: dict with 'pool_height', 'pool_width' and 'stride'; windows
+      may overlap (stride smaller than the window)
+
+    The output size is H' = 1 + (H - pool_height) / stride and
+    W' = 1 + (W - pool_width) / stride; raise a ValueError when the windows do
+    not fit the input exactly. No padding.
+
+    Returns (out, cache): out has shape (N, C, H', W').
+    """
+    out = None
+    # TODO: For every output position, take the window of all N inputs and C
+    # channels at once and keep its maximum.
+    ### BEGIN SOLUTION
+    ph, pw = pool_param["pool_height"], pool_param["pool_width"]
+    stride = pool_param["stride"]
+    N, C, H, W = x.shape
+    if (H - ph) % stride or (W - pw) % stride or H < ph or W < pw:
+        raise ValueError(
+            f"max_pool_forward_naive: {ph}x{pw} windows with stride {stride} do not "
+            f"fit an input of size {H}x{W}"
+        )
+    H_out = 1 + (H - ph) // stride
+    W_out = 1 + (W - pw) // stride
+    out = np.empty((N, C, H_out, W_out), dtype=x.dtype)
+    for i in range(H_out):
+        for j in range(W_out):
+            top, left = i * stride, j * stride
+            out[:, :, i, j] = x[:, :, top:top + ph, left:left + pw].max(axis=(2, 3))
+    cache = (x, pool_param)
+    ### END SOLUTION
+    return out, cache
+
+
+def max_pool_backward_naive(dout, cache):
+    """Naive backward pass of max_pool_forward_naive.
+
+    Each window's gradient goes to the position of its maximum; when several
+    positions tie, to the first one in row-major order. Where windows overlap,
+    the gradients they send to the same input add up.
+
+    Returns dx with the shape of x.
+    """
+    dx = None
+    # TODO: For every output position, find where the window's maximum sits
+    # (np.argmax of the flattened window gives the first one) and add the
+    # upstream gradient there.
+    ### BEGIN SOLUTION
+    x, pool_param = cache
+    ph, pw = pool_param["pool_height"], pool_param["pool_width"]
+    stride = pool_param["stride"]
+    N, C, _, _ = x.shape
+    _, _, H_out, W_out = dout.shape
+    dx = np.zeros(x.shape, dtype=np.result_type(dout, x))
+    for i in range(H_out):
+        for j in range(W_out):
+            top, left = i * stride, j * stride
+            window = x[:, :, top:top + ph, left:left + pw].reshape(N, C, ph * pw)
+            first_max = window.argmax(axis=2)  # (N, C)
+            one_hot = np.arange(ph * pw) == first_max[:, :, None]
+            routed = one_hot * dout[:, :, i, j][:, :, None]
+            dx[:, :, top:top + ph, left:left + pw] += routed.reshape(N, C, ph, pw)
+    ### END SOLUTION
+    return dx
+
+
+def spatial_batchnorm_forward(x, gamma, beta, bn_param):
+    """Spatial batch normalization: batchnorm of every channel over N, H and W.
+
+    Inputs:
+    - x: input (N, C, H, W)
+    - gamma, beta: scale and shift (C,)
+    - bn_param: as for batchnorm_forward (its running averages have shape (C,))
+
+    Returns (out, cache): out has shape (N, C, H, W).
+    """
+    out, cache = None, None
+    # TODO: Reuse batchnorm_forward: rearrange x so that every channel is a
+    # column and every (n, h, w) position a row, normalize, and rearrange the
+    # result back. Keep it short (a few lines).
+    ### BEGIN SOLUTION
+    N, C, H, W = x.shape
+    columns = x.transpose(0, 2, 3, 1).reshape(-1, C)
+    out_columns, cache = batchnorm_forward(columns, gamma, beta, bn_param)
+    out = out_columns.reshape(N, H, W, C).transpose(0, 3, 1, 2)
+    ### END SOLUTION
+    return out, cache
+
+
+def spatial_batchnorm_backward(dout, cache):
+    """Backward pass of spatial_batchnorm_forward.
+
+    Returns (dx, dgamma, dbeta): dx (N, C, H, W), dgamma and dbeta (C,).
+    """
+    dx, dgamma, dbeta = None, None, None
+    # TODO: Reuse batchnorm_backward with the same rearrangement as in the
+    # forward pass.
+    ### BEGIN SOLUTION
+    N, C, H, W = dout.shape
+    dout_columns = dout.transpose(0, 2, 3, 1).reshape(-1, C)
+    dx_columns, dgamma, dbeta = batchnorm_backward(dout_columns, cache)
+    dx = dx_columns.reshape(N, H, W, C).transpose(0, 3, 1, 2)
+    ### END SOLUTION
+    return dx, dgamma, dbeta
+
+
+def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
+    """Spatial group normalization.
+
+    The C channels are split into G groups of C // G consecutive channels; each
+    (example, group) pair is normalized with its own mean and (biased) variance
+    over its channels and all spatial positions. Then every channel is scaled
+    and shifted. The same computation runs at training and at test time.
+
+    Inputs:
+    - x: input (N, C, H, W)
+    - gamma, beta: scale and shift (1, C, 1, 1)
+    - G: number of groups; must divide C
+    - gn_param: dict; 'eps' (default 1e-5) is added to the variance, other keys
+      are ignored
+
+    Returns (out, cache): out has shape (N, C, H, W).
+    """
+    out, cache = None, None
+    eps = gn_param.get("eps", 1e-5)
+    # TODO: Reshape x so that each (example, group) pair owns one row, compute
+    # the statistics per row, normalize, reshape back, then scale and shift.
+    ### BEGIN SOLUTION
+    N, C, H, W = x.shape
+    if C % G:
+        raise ValueError(f"spatial_groupnorm_forward: G={G} groups do not divide C={C} channels")
+    groups = x.reshape(N, G, -1)
+    mean = groups.mean(axis=2, keepdims=True)
+    var = groups.var(axis=2, keepdims=True)
+    inv_std = 1.0 / np.sqrt(var + eps)
+    x_hat = ((groups - mean) * inv_std).reshape(x.shape)
+    gamma_b = gamma.reshape(1, C, 1, 1)
+    out = gamma_b * x_hat + beta.reshape(1, C, 1, 1)
+    cache = (x_hat, gamma, inv_std, G)
+    ### END SOLUTION
+    return out, cache
+
+
+def spatial_groupnorm_backward(dout, cache):
+    """Backward pass of spatial_groupnorm_forward.
+
+    Returns (dx, dgamma, dbeta): dx (N, C, H, W), dgamma and dbeta (1, C, 1, 1).
+    """
+    dx, dgamma, dbeta = None, None, None
+    # TODO: Compute dgamma and dbeta per channel, then dx with the batchnorm
+    # formula applied to every (example, group) row instead of every column.
+    ### BEGIN SOLUTION
+    x_hat, gamma, inv_std, G = cache
+    N, C, H, W = dout.shape
+    dbeta = dout.sum(axis=(0, 2, 3)).reshape(gamma.shape)
+    dgamma = (dout * x_hat).sum(axis=(0, 2, 3)).reshape(gamma.shape)
+    dx_hat = (dout * gamma.reshape(1, C, 1, 1)).reshape(N, G, -1)
+    x_hat_rows = x_hat.reshape(N, G, -1)
+    m = x_hat_rows.shape[2]
+    dx_rows = (inv_std / m) * (
+        m * dx_hat
+        - dx_hat.sum(axis=2, keepdims=True)
+        - x_hat_rows * (dx_hat * x_hat_rows).sum(axis=2, keepdims=True)
+    )
+    dx = dx_rows.reshape(N, C, H, W)
+    ### END SOLUTION
+    return dx, dgamma, dbeta
