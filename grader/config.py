@@ -44,3 +44,133 @@ SECTION_POINTS = {
 }
 
 assert sum(SECTION_POINTS.values()) == 100
+
+
+# ---------------------------------------------------------------------------
+# Submission loading and the student-code worker (grader/loader.py, grader/worker.py,
+# grader/client.py). The worker limits apply to the one process that runs student code.
+# ---------------------------------------------------------------------------
+
+# The only files a student edits: name in the submission -> place in the cs260 package.
+STUDENT_FILES = {"layers.py": "cs260/layers.py", "cnn.py": "cs260/classifiers/cnn.py"}
+
+STUDENT_FILE_MAX_BYTES = 1_000_000        # one student .py file
+SUBMISSION_MAX_BYTES = 50 * 2**20         # total uncompressed size of a submitted .zip
+SUBMISSION_MAX_FILES = 2000               # entries in a .zip / files scanned in a folder
+
+WORKER_TIMEOUT_S = 30.0                   # default deadline of one request to the worker
+WORKER_START_TIMEOUT_S = 60.0             # spawning the worker (python + numpy import)
+# RLIMIT_AS of the worker (virtual memory). Measured: idle 105 MB (RSS 33 MB); the solution's
+# ThreeLayerConvNet.loss on 100 CIFAR-sized images peaks at 333 MB (float32) / 501 MB (float64).
+WORKER_MEMORY_MB = 640
+WORKER_FSIZE_MB = 64                      # largest file the worker may write (RLIMIT_FSIZE)
+WORKER_NPROC = 64                         # RLIMIT_NPROC, applied only after dropping to run_as_user
+OUTPUT_LIMIT_CHARS = 4000                 # student prints kept per request / per drain
+
+
+# ---------------------------------------------------------------------------
+# Checks (grader/test_*.py): points, visibility, tolerances, budgets.
+# ---------------------------------------------------------------------------
+
+# Gradescope visibility of a check, by the visibility of its cases (grader/cases.py).
+VISIBILITY = {"public": "visible", "hidden": "after_published"}
+
+# Every check: key -> (section key, points). A check's points are split evenly over its cases.
+# Checks ending in ".hidden" run only the hidden cases (fixtures/hidden, left out of the
+# student release). Order inside a section = Gradescope order ("<section number>.<k>").
+CHECKS = {
+    "prereq.affine_forward": ("prereq", 1.0),
+    "prereq.affine_backward": ("prereq", 1.5),
+    "prereq.relu_forward": ("prereq", 1.0),
+    "prereq.relu_backward": ("prereq", 1.0),
+    "prereq.softmax_loss": ("prereq", 1.5),
+    "prereq.batchnorm_train": ("prereq", 1.5),
+    "prereq.batchnorm_test": ("prereq", 1.0),
+    "prereq.batchnorm_backward": ("prereq", 1.5),
+
+    "conv_forward.notebook": ("conv_forward", 3.0),
+    "conv_forward.images": ("conv_forward", 2.0),
+    "conv_forward.extra": ("conv_forward", 4.0),
+    "conv_forward.hidden": ("conv_forward", 5.0),
+
+    "conv_backward.basic": ("conv_backward", 3.0),
+    "conv_backward.extra": ("conv_backward", 4.0),
+    "conv_backward.hidden": ("conv_backward", 6.0),
+
+    "pool_forward.notebook": ("pool_forward", 2.0),
+    "pool_forward.extra": ("pool_forward", 2.0),
+    "pool_forward.hidden": ("pool_forward", 3.0),
+
+    "pool_backward.basic": ("pool_backward", 2.0),
+    "pool_backward.extra": ("pool_backward", 2.0),
+    "pool_backward.hidden": ("pool_backward", 3.0),
+
+    "fast.conv": ("fast", 4.0),
+    "fast.pool": ("fast", 2.0),
+
+    "sandwich.conv_relu_pool": ("sandwich", 2.5),
+    "sandwich.conv_relu": ("sandwich", 2.5),
+
+    "convnet.init": ("convnet", 2.0),
+    "convnet.initial_loss": ("convnet", 1.5),
+    "convnet.reg_loss": ("convnet", 1.5),
+    "convnet.scores": ("convnet", 2.0),
+    "convnet.gradients": ("convnet", 3.0),
+    "convnet.hidden": ("convnet", 2.0),
+    "convnet.overfit": ("convnet", 2.5),
+    "convnet.train": ("convnet", 2.5),
+
+    "sbn_forward.notebook_train": ("sbn_forward", 2.0),
+    "sbn_forward.notebook_test": ("sbn_forward", 1.5),
+    "sbn_forward.extra": ("sbn_forward", 1.0),
+    "sbn_forward.hidden": ("sbn_forward", 1.5),
+
+    "sbn_backward.basic": ("sbn_backward", 2.0),
+    "sbn_backward.extra": ("sbn_backward", 1.0),
+    "sbn_backward.hidden": ("sbn_backward", 2.0),
+
+    "sgn_forward.basic": ("sgn_forward", 2.0),
+    "sgn_forward.extra": ("sgn_forward", 1.5),
+    "sgn_forward.hidden": ("sgn_forward", 1.5),
+
+    "sgn_backward.basic": ("sgn_backward", 2.0),
+    "sgn_backward.extra": ("sgn_backward", 1.5),
+    "sgn_backward.hidden": ("sgn_backward", 1.5),
+}
+
+for _key in SECTION_POINTS:
+    assert abs(sum(p for s, p in CHECKS.values() if s == _key) - SECTION_POINTS[_key]) < 1e-9, _key
+assert all(key.split(".")[0] == section for key, (section, _) in CHECKS.items())
+
+
+def check_meta(key):
+    """(section, number "<section number>.<k>", points) of the check `key` of CHECKS."""
+    section, points = CHECKS[key]
+    number = next(s.number for s in SECTIONS if s.key == section)
+    k = [name for name, (sec, _) in CHECKS.items() if sec == section].index(key) + 1
+    return section, f"{number}.{k}", points
+
+
+# Tolerances on the notebook's rel_error: max |x - y| / max(floor, |x| + |y|), elementwise.
+TOL_FLOAT64 = 1e-7          # forward outputs and analytic gradients vs the reference (float64)
+TOL_FLOAT32 = 1e-3          # float32 inputs, with a floor of FLOOR_FLOAT32 * max|expected|
+FLOOR_FLOAT32 = 1e-2
+TOL_NUMERIC = 1e-6          # analytic gradient vs centered differences of your own forward
+NUMERIC_H = 1e-5            # step of the centered differences (float64)
+NUMERIC_FLOOR_REL = 1e-4    # numeric checks: rel_error floor = this * max|gradient| (rounding
+                            # noise of a difference quotient is ~1e-11 of the output's scale)
+NUMERIC_MAX_ENTRIES = 60    # entries per array checked numerically (a seeded sample beyond)
+TOL_NUMERIC_NET = 1e-5      # ThreeLayerConvNet gradients vs centered differences of its loss
+NUMERIC_NET_ENTRIES = 12    # entries per parameter checked numerically
+
+# ThreeLayerConvNet training checks (thresholds measured on the solution, with margin).
+INITIAL_LOSS_TOL = 0.02         # |loss - log(C)| for weight_scale 1e-3 and reg 0
+INIT_SCALE_TOL = 0.15           # relative error of the std of the initial weights
+OVERFIT_MIN_TRAIN_ACC = 0.6     # 100 examples, 15 epochs (the notebook's solver settings)
+TRAIN_SUBSET = 10_000           # CIFAR-10 training images for the one-epoch run
+TRAIN_HELDOUT = 1_000           # CIFAR-10 test images scored in the grader (labels stay here)
+TRAIN_MIN_HELDOUT_ACC = 0.3     # held-out accuracy after one epoch on TRAIN_SUBSET
+TRAIN_TIMEOUT_S = 400.0         # the one-epoch run (Gradescope: 0.5 vCPU)
+OVERFIT_TIMEOUT_S = 120.0
+FAST_NAIVE_TIMEOUT_S = 180.0    # the notebook's naive conv on 100x3x31x31 (notebook: 17 s on Colab)
+IMAGE_SIZE = 96                 # kitten/puppy resized to IMAGE_SIZE x IMAGE_SIZE (notebook: 200)

@@ -27,18 +27,20 @@ cdef inline Py_ssize_t _end_inside(Py_ssize_t offset, Py_ssize_t stride, Py_ssiz
     return end if end < count else count
 
 
-def _check_conv_shapes(Py_ssize_t N, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
-                       Py_ssize_t HH, Py_ssize_t WW, Py_ssize_t pad, Py_ssize_t stride,
-                       tuple cols_shape):
+cdef int _conv_out_size(Py_ssize_t N, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
+                        Py_ssize_t HH, Py_ssize_t WW, Py_ssize_t pad, Py_ssize_t stride,
+                        const Py_ssize_t* cols_shape, Py_ssize_t* Ho, Py_ssize_t* Wo) except -1:
+    """Set Ho, Wo for this geometry; raise ValueError if it is invalid or cols has the wrong shape."""
     if stride < 1 or pad < 0 or HH < 1 or WW < 1:
         raise ValueError("need stride >= 1, pad >= 0 and a kernel of at least 1x1")
     if H + 2 * pad < HH or W + 2 * pad < WW:
         raise ValueError("kernel larger than the padded input")
-    Ho = (H + 2 * pad - HH) // stride + 1
-    Wo = (W + 2 * pad - WW) // stride + 1
-    if cols_shape != (N, C * HH * WW, Ho * Wo):
-        raise ValueError(f"cols has shape {cols_shape}, expected {(N, C * HH * WW, Ho * Wo)}")
-    return Ho, Wo
+    Ho[0] = (H + 2 * pad - HH) // stride + 1
+    Wo[0] = (W + 2 * pad - WW) // stride + 1
+    if cols_shape[0] != N or cols_shape[1] != C * HH * WW or cols_shape[2] != Ho[0] * Wo[0]:
+        raise ValueError(f"cols has shape {(cols_shape[0], cols_shape[1], cols_shape[2])}, "
+                         f"expected {(N, C * HH * WW, Ho[0] * Wo[0])}")
+    return 0
 
 
 def im2col(const floating[:, :, :, ::1] x, floating[:, :, ::1] cols,
@@ -49,8 +51,8 @@ def im2col(const floating[:, :, :, ::1] x, floating[:, :, ::1] cols,
     matrix that the weights (F, C*HH*WW) multiply to give that image's output.
     """
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
-    Ho, Wo = _check_conv_shapes(N, C, H, W, HH, WW, pad, stride, tuple(cols.shape[:3]))
-    cdef Py_ssize_t n_out_h = Ho, n_out_w = Wo
+    cdef Py_ssize_t n_out_h = 0, n_out_w = 0
+    _conv_out_size(N, C, H, W, HH, WW, pad, stride, &cols.shape[0], &n_out_h, &n_out_w)
     cdef Py_ssize_t K = C * HH * WW, P = n_out_h * n_out_w
     cdef Py_ssize_t task, n, row, c, kh, kw, i, j, h, j_lo, j_hi
     cdef floating* dst
@@ -95,8 +97,8 @@ def col2im(const floating[:, :, ::1] cols, floating[:, :, :, ::1] dx,
     dx is overwritten (not accumulated into); entries that fell in the padding are dropped.
     """
     cdef Py_ssize_t N = dx.shape[0], C = dx.shape[1], H = dx.shape[2], W = dx.shape[3]
-    Ho, Wo = _check_conv_shapes(N, C, H, W, HH, WW, pad, stride, tuple(cols.shape[:3]))
-    cdef Py_ssize_t n_out_h = Ho, n_out_w = Wo
+    cdef Py_ssize_t n_out_h = 0, n_out_w = 0
+    _conv_out_size(N, C, H, W, HH, WW, pad, stride, &cols.shape[0], &n_out_h, &n_out_w)
     cdef Py_ssize_t task, n, c, h, kh, kw, i, j, row, j_lo, j_hi, w
     cdef floating* dst
     cdef const floating* src
@@ -144,7 +146,8 @@ def maxpool_forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] out,
     if (out.shape[0] != N or out.shape[1] != C or Ho < 0 or Wo < 0
             or (Ho > 0 and (Ho - 1) * stride + ph > H) or (Wo > 0 and (Wo - 1) * stride + pw > W)):
         raise ValueError("pooling output shape does not fit the input")
-    if tuple(argmax.shape[:4]) != tuple(out.shape[:4]):
+    if (argmax.shape[0] != N or argmax.shape[1] != C
+            or argmax.shape[2] != Ho or argmax.shape[3] != Wo):
         raise ValueError("argmax must have the output's shape")
     cdef Py_ssize_t plane, i, j, a, b, best_k
     cdef const floating* src
@@ -175,7 +178,8 @@ def maxpool_backward(const floating[:, :, :, ::1] dout, const int[:, :, :, ::1] 
     """
     cdef Py_ssize_t N = dx.shape[0], C = dx.shape[1], H = dx.shape[2], W = dx.shape[3]
     cdef Py_ssize_t Ho = dout.shape[2], Wo = dout.shape[3]
-    if tuple(argmax.shape[:4]) != tuple(dout.shape[:4]) or dout.shape[0] != N or dout.shape[1] != C:
+    if (dout.shape[0] != N or dout.shape[1] != C or argmax.shape[0] != N or argmax.shape[1] != C
+            or argmax.shape[2] != Ho or argmax.shape[3] != Wo):
         raise ValueError("dout, argmax and dx shapes do not match")
     if stride < 1 or ph < 1 or pw < 1:
         raise ValueError("need stride >= 1 and a window of at least 1x1")

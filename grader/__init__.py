@@ -1,0 +1,1 @@
+"""Autograder for the cs260 convolutional-networks homework (see docs/ARCHITECTURE.md)."""

@@ -1,0 +1,120 @@
+"""The instructors' command line: `python -m grader COMMAND ...` (see --help).
+
+Each command delegates to the module that owns the job; this file only parses arguments.
+"""
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+EPILOG = """\
+examples:
+  python -m grader fixtures regen             # recompute fixtures/ from solution/
+  python -m grader make-starter --check       # is starter/ up to date with solution/?
+  python -m grader gradescope-zip autograder.zip --with-cifar
+  python -m grader student-release cs260_homework.zip
+  python -m grader grade path/to/submission --results-json results.json
+  python -m grader grade-all export/ --out graded/ --jobs 4
+"""
+
+
+def _fixtures(args):
+    from grader import fixtures
+    return fixtures.main([args.action, *args.rest])  # e.g. --dest, --solution
+
+
+def _make_starter(args):
+    from grader import make_starter
+    return make_starter.main((["--check"] if args.check else []) + args.rest)
+
+
+def _gradescope_zip(args):
+    from grader.gradescope import build
+    return build.run(args)
+
+
+def _student_release(args):
+    from grader import release
+    return release.run(args)
+
+
+def _grade(args):
+    """One submission, graded by `python -m pytest grader` from the repo (its exit status)."""
+    cmd = [sys.executable, "-m", "pytest", "grader", "--submission", str(Path(args.path).resolve()),
+           "-p", "no:cacheprovider"]
+    if args.results_json:
+        cmd += ["--results-json", str(Path(args.results_json).resolve())]
+    if args.run_as:
+        cmd += ["--run-as", args.run_as]
+    return subprocess.call(cmd + args.rest, cwd=REPO)  # e.g. -k conv
+
+
+def _grade_all(args):
+    from grader import batch
+    return batch.run(args)
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="python -m grader", description="cs260 autograder: instructors' commands.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = commands.add_parser("fixtures", help="regenerate or check fixtures/ (from solution/)",
+                            description="Regenerate fixtures/ by running solution/ on every case "
+                                        "of grader/cases.py, or check them. Other options "
+                                        "go to grader.fixtures (--help there).")
+    p.add_argument("action", choices=["regen", "check"])
+    p.set_defaults(func=_fixtures, passthrough=True)
+
+    p = commands.add_parser("make-starter", help="generate starter/ from solution/",
+                            description="Generate starter/cs260 from solution/cs260 (solution "
+                                        "blocks become stubs); --check only compares. Other "
+                                        "options (--src, --dst) go to grader.make_starter.")
+    p.add_argument("--check", action="store_true", help="only report differences (exit 1 if any)")
+    p.set_defaults(func=_make_starter, passthrough=True)
+
+    from grader.gradescope import build
+    p = commands.add_parser("gradescope-zip", help="build Gradescope's autograder.zip",
+                            description=build.__doc__.split("\n\n")[0])
+    build.add_arguments(p)
+    p.set_defaults(func=_gradescope_zip)
+
+    from grader import release
+    p = commands.add_parser("student-release", help="build the student bundle (.zip or folder)",
+                            description=release.__doc__.split("\n\n")[0])
+    release.add_arguments(p)
+    p.set_defaults(func=_student_release)
+
+    p = commands.add_parser("grade", help="grade one submission (runs pytest grader)",
+                            description="Grade one submission (a folder with cs260/, loose files "
+                                        "or a .zip) and print the score table; exits with "
+                                        "pytest's status (0: every check passed). Other "
+                                        "options go to pytest, e.g. -k conv.")
+    p.add_argument("path", help="the submission")
+    p.add_argument("--results-json", metavar="FILE", help="also write Gradescope's results.json")
+    p.add_argument("--run-as", metavar="USER", help="run student code as this user (needs root)")
+    p.set_defaults(func=_grade, passthrough=True)
+
+    from grader import batch
+    p = commands.add_parser("grade-all", help="grade a folder of submissions into a gradebook",
+                            description=batch.__doc__.split("\n\n")[0])
+    batch.add_arguments(p)
+    p.set_defaults(func=_grade_all)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    # fixtures, make-starter and grade pass unknown options on (to the module, or to pytest).
+    args, rest = parser.parse_known_args(argv)
+    if rest and not getattr(args, "passthrough", False):
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    args.rest = rest
+    return args.func(args) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

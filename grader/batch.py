@@ -1,0 +1,236 @@
+"""Grade a whole folder of submissions (`python -m grader grade-all DIR --out OUTDIR`).
+
+DIR holds one submission per student: a subfolder or a .zip each, as Gradescope's "Export
+Submissions" delivers them (submission_<id>/ folders next to submission_metadata.yml, whose
+names and emails go into the gradebook). Every submission is graded by its own
+`python -m pytest grader` process, with a wall-clock limit, several at a time (--jobs). For each
+student OUTDIR/<student>/ gets results.json and log.txt; OUTDIR/gradebook.csv has one row per
+student and one column per check. Submissions already graded are skipped unless --force; one
+that breaks its grading run (a crash, a time-out) gets a zero results.json and an error.txt
+and is retried on the next run; the batch always goes on.
+"""
+import csv
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+
+from grader import report
+from grader.gradescope import GRADING_TIMEOUT_S
+from grader.gradescope.run import needs_fallback, read_results, run_in_group
+
+REPO = Path(__file__).resolve().parent.parent
+METADATA = "submission_metadata.yml"
+GRADEBOOK = "gradebook.csv"
+RESULTS = "results.json"
+LOG = "log.txt"
+ERROR = "error.txt"
+BAR_WIDTH = 30
+# The grading process itself gets one BLAS thread: parallelism comes from --jobs.
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def find_submissions(folder):
+    """{student key: path} of the submissions in folder (subfolders and .zip files).
+
+    A folder holding just one subfolder (the unzipped export's top folder) is looked into.
+    """
+    folder = Path(folder)
+    entries = [p for p in sorted(folder.iterdir()) if not p.name.startswith((".", "__"))]
+    subdirs = [p for p in entries if p.is_dir()]
+    if len(entries) == 1 and subdirs and not (folder / METADATA).exists():
+        return find_submissions(subdirs[0])
+    found = {}
+    for p in entries:
+        if p.is_dir():
+            found[p.name] = p
+        elif p.suffix.lower() == ".zip":
+            found[p.stem] = p
+    return found
+
+
+def read_metadata(folder):
+    """{submission key: {"name", "email", "sid"}} from Gradescope's submission_metadata.yml.
+
+    The file is YAML with Ruby-style keys (":name: Jane Doe"); this reads just those three
+    fields, so no YAML library is needed. Several submitters (a group) are joined with "; ".
+    """
+    path = next((p for p in (Path(folder) / METADATA, *Path(folder).glob(f"*/{METADATA}"))
+                 if p.is_file()), None)
+    people = {}
+    if path is None:
+        return people
+    current = None
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        top = re.match(r"^(\S[^:]*):\s*$", line)
+        if top:
+            current = people.setdefault(top.group(1).strip("'\""), {})
+            continue
+        field = re.match(r"^\s*-?\s*:(name|email|sid):\s*(.*)$", line)
+        if field and current is not None:
+            key, value = field.group(1), field.group(2).strip().strip("'\"")
+            current[key] = f"{current[key]}; {value}" if key in current else value
+    return people
+
+
+def is_done(student_dir):
+    """True if a previous run graded this submission (results.json and no error.txt)."""
+    return (student_dir / RESULTS).is_file() and not (student_dir / ERROR).exists()
+
+
+def grade_one(path, student_dir, timeout, pytest_args=(), run_as=None):
+    """Grade one submission into student_dir; returns "" or a one-line error."""
+    student_dir.mkdir(parents=True, exist_ok=True)
+    results = student_dir / RESULTS
+    for old in (results, student_dir / ERROR):
+        if old.exists():
+            old.unlink()
+    cmd = [sys.executable, "-m", "pytest", "grader", "--submission", str(Path(path).resolve()),
+           "--results-json", str(results.resolve()), "-p", "no:cacheprovider", *pytest_args]
+    if run_as:
+        cmd += ["--run-as", run_as]
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", **{v: "1" for v in THREAD_VARS})
+    with open(student_dir / LOG, "wb") as log:
+        code, elapsed = run_in_group(cmd, REPO, env, timeout, stdout=log)
+    if not needs_fallback(code, read_results(results)):
+        return ""
+    error = (f"grading did not finish within {timeout:.0f} s" if code is None
+             else f"pytest exited with status {code} without results")
+    report.write_json_atomic(results, report.fallback_json(0, f"Not graded: {error}.", elapsed))
+    (student_dir / ERROR).write_text(error + f"; see {LOG}\n")
+    return error
+
+
+def _natural(text):
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", text)]
+
+
+def write_gradebook(out_dir, students, metadata):
+    """OUTDIR/gradebook.csv from the results.json of `students`: identity columns, total,
+    max, then one column per check (by test name, in the checks' number order)."""
+    loaded = {}
+    for student in students:
+        data = read_results(Path(out_dir) / student / RESULTS)
+        if data is not None:
+            loaded[student] = data
+    numbers = {}
+    for data in loaded.values():
+        for t in data.get("tests", []):
+            numbers.setdefault(t.get("name", ""), t.get("number", ""))
+    checks = sorted(numbers, key=lambda name: (_natural(numbers[name]), name))
+    with_meta = any(metadata.get(s) for s in students)
+    header = ["student"] + (["name", "email", "sid"] if with_meta else []) + ["total", "max_score",
+                                                                            "status"] + checks
+    path = Path(out_dir) / GRADEBOOK
+    tmp = path.with_name(path.name + ".part")
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        for student in sorted(students):
+            data = loaded.get(student)
+            row = [student]
+            if with_meta:
+                meta = metadata.get(student, {})
+                row += [meta.get("name", ""), meta.get("email", ""), meta.get("sid", "")]
+            if data is None:
+                writer.writerow(row + ["", "", "not graded"] + [""] * len(checks))
+                continue
+            tests = {t.get("name", ""): t for t in data.get("tests", [])}
+            error = Path(out_dir, student, ERROR)
+            status = error.read_text().strip() if error.exists() else "graded"
+            max_score = sum(t.get("max_score", 0) for t in tests.values())
+            row += [_num(data.get("score", sum(t.get("score", 0) for t in tests.values()))),
+                    _num(max_score), status]
+            row += [_num(tests[c].get("score", "")) if c in tests else "" for c in checks]
+            writer.writerow(row)
+    os.replace(tmp, path)
+    return path
+
+
+def _num(x):
+    return f"{x:g}" if isinstance(x, (int, float)) else x
+
+
+class Progress:
+    """A one-line text progress bar on stderr (a line per update when it is not a terminal)."""
+
+    def __init__(self, total, stream=sys.stderr):
+        self.total, self.stream = total, stream
+        self.done = self.failed = 0
+        self.start = time.monotonic()
+        self.tty = stream.isatty()
+        self.lock = threading.Lock()
+
+    def update(self, student, error):
+        with self.lock:
+            self.done += 1
+            self.failed += bool(error)
+            filled = BAR_WIDTH * self.done // max(self.total, 1)
+            elapsed = int(time.monotonic() - self.start)
+            line = (f"[{'#' * filled}{'-' * (BAR_WIDTH - filled)}] {self.done}/{self.total}"
+                    f"  failed {self.failed}  {elapsed // 60}:{elapsed % 60:02d}")
+            if self.tty:
+                self.stream.write("\r" + line + ("\n" if self.done == self.total else ""))
+            else:
+                note = f"  {student}: {error}" if error else f"  {student}"
+                self.stream.write(line + note + "\n")
+            self.stream.flush()
+
+
+def grade_all(folder, out_dir, jobs=None, force=False, timeout=GRADING_TIMEOUT_S,
+              pytest_args=(), run_as=None, stream=sys.stderr):
+    """Grade every submission of folder into out_dir; returns {student: error ("" = fine)}."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    submissions = find_submissions(folder)
+    metadata = read_metadata(folder)
+    todo = {s: p for s, p in submissions.items() if force or not is_done(out_dir / s)}
+    skipped = len(submissions) - len(todo)
+    stream.write(f"{len(submissions)} submissions in {folder}: grading {len(todo)}"
+                 f"{f', {skipped} already graded (--force to redo)' if skipped else ''}\n")
+    errors = {}
+    if todo:
+        progress = Progress(len(todo), stream)
+        with ThreadPoolExecutor(max_workers=max(1, jobs or os.cpu_count() or 1)) as pool:
+            futures = {pool.submit(grade_one, path, out_dir / s, timeout, pytest_args, run_as): s
+                       for s, path in todo.items()}
+            for future in as_completed(futures):
+                student = futures[future]
+                try:
+                    errors[student] = future.result()
+                except Exception as e:  # a problem of this run (disk full...), not of the batch
+                    errors[student] = f"{type(e).__name__}: {e}"
+                progress.update(student, errors[student])
+    book = write_gradebook(out_dir, list(submissions), metadata)
+    failed = {s: e for s, e in errors.items() if e}
+    stream.write(f"gradebook: {book}" + (f"; {len(failed)} not graded: "
+                                         + ", ".join(sorted(failed)) if failed else "") + "\n")
+    return errors
+
+
+def add_arguments(parser):
+    parser.add_argument("folder", metavar="DIR",
+                        help="one subfolder or .zip per submission (an unzipped Gradescope export)")
+    parser.add_argument("--out", required=True, metavar="OUTDIR",
+                        help="where results.json per student and gradebook.csv go")
+    parser.add_argument("--jobs", "-j", type=int, default=None,
+                        help="submissions graded at the same time (default: the number of CPUs)")
+    parser.add_argument("--force", action="store_true", help="regrade submissions already graded")
+    parser.add_argument("--timeout", type=float, default=GRADING_TIMEOUT_S,
+                        help=f"seconds one submission may take (default {GRADING_TIMEOUT_S})")
+    parser.add_argument("--run-as", metavar="USER", default=None,
+                        help="run student code as this unprivileged user (needs root)")
+    parser.add_argument("--pytest-arg", action="append", default=[], metavar="ARG",
+                        help="extra argument for each pytest run (repeatable), e.g. "
+                             "--pytest-arg=-k --pytest-arg=conv")
+
+
+def run(args):
+    errors = grade_all(args.folder, args.out, args.jobs, args.force, args.timeout,
+                       args.pytest_arg, args.run_as)
+    return 1 if any(errors.values()) else 0

@@ -1,0 +1,181 @@
+"""The two checks most items run: a forward pass against its fixture, and a backward pass
+against its fixture and against centered differences of the student's own forward.
+
+Student code runs only in the worker; StudentError (not implemented, exception, timeout, ...)
+propagates to the plugin, which shows its message as it is.
+"""
+import numpy as np
+
+from grader import config
+from grader.compare import (
+    CheckFailed, as_array, assert_close, assert_scalar_close, describe, floor_for, fmt, rel_error,
+    unpack)
+from grader.fixtures import load_fixture
+from grader.numgrad import numeric_gradient, sample_indices
+
+
+def short(target):
+    """'layers.conv_forward_naive' -> 'conv_forward_naive'."""
+    return target.rsplit(".", 1)[-1]
+
+
+def case_inputs_text(case, inputs):
+    """The input of a case for messages: shapes/dtypes of the arrays, the params, the case."""
+    arrays = {k: v for k, v in inputs.items() if k in case.args}
+    params = {k: v for k, v in case.params.items() if k in case.args}
+    text = describe(arrays, params)
+    if case.about:
+        text += f"  [case {case.id}: {case.about}]"
+    else:
+        text += f"  [case {case.id}]"
+    return text
+
+
+def call_forward(worker, case, inputs):
+    """Run the case's forward in the worker: (out, cache, args after the call or None)."""
+    args = case.call_args(inputs)
+    result = worker.call(case.function, *args, return_args=bool(case.state))
+    after = None
+    if case.state:
+        result, after = result
+    out, cache = unpack(result, ("out", "cache"), short(case.function))
+    return out, cache, after
+
+
+def check_state(case, after, fx, inputs_text):
+    """Compare the dict argument named by case.state after the call with the fixture."""
+    name, keys = case.state
+    held = after[case.args.index(name)] if after is not None else None
+    fname = short(case.function)
+    if not isinstance(held, dict):
+        raise CheckFailed(f"{fname}: {name} is not a dict after the call.")
+    for key in keys:
+        if key not in held:
+            raise CheckFailed(f"{fname} did not store '{key}' in {name} in training mode "
+                              f"(the running averages must be kept in the {name} dict).\n"
+                              f"  input: {inputs_text}")
+        assert_close(held[key], fx.expected[f"state.{key}"], what=f"{fname}: {name}['{key}'] "
+                     f"after the call", inputs=inputs_text, tol=case.tol,
+                     floor=floor_for(fx.expected[f"state.{key}"], case.floor_rel),
+                     diagnoses=state_diagnoses(case, fx, key))
+
+
+def state_diagnoses(case, fx, key):
+    """Known mistakes in the running-average update."""
+    bn = case.params.get("bn_param", {})
+    m = bn.get("momentum", 0.9)
+    old = fx.inputs.get(key, np.zeros_like(fx.expected[f"state.{key}"]))
+    new = (fx.expected[f"state.{key}"] - m * old) / (1 - m)   # the batch statistic
+    return [
+        ("momentum applied the other way round: running = (1 - momentum) * running + "
+         "momentum * batch", (1 - m) * old + m * new),
+        ("the running average is not updated (or replaced by the batch statistic)", old),
+        ("the running average is replaced by the batch statistic", new),
+    ]
+
+
+def check_forward(worker, case, diagnoses=(), shape_hints=()):
+    """The forward output (and state) of `case` against its fixture; returns (out, fixture)."""
+    fx = load_fixture(case)
+    text = case_inputs_text(case, fx.inputs)
+    out, _, after = call_forward(worker, case, fx.inputs)
+    expected = fx.expected["out"]
+    if callable(diagnoses):
+        diagnoses = diagnoses(case, fx)
+    assert_close(out, expected, what=f"{short(case.function)} output", inputs=text,
+                 tol=case.tol, floor=floor_for(expected, case.floor_rel), diagnoses=diagnoses,
+                 shape_hints=shape_hints)
+    if case.state:
+        check_state(case, after, fx, text)
+    return out, fx
+
+
+def forward_matches(out, expected, case):
+    try:
+        out = np.asarray(out, dtype=np.float64)
+    except (TypeError, ValueError):
+        return False
+    return (out.shape == expected.shape and np.isfinite(out).all()
+            and rel_error(out, expected, floor_for(expected, case.floor_rel)) <= case.tol)
+
+
+def check_backward(worker, case, diagnoses=None):
+    """Gradients of `case` against the fixture, then against centered differences of the
+    student's own forward (float64 cases; skipped with a note when that forward is wrong for
+    this input, since then it says nothing about the backward).
+
+    diagnoses: optional callable (case, fixture, grad name) -> [(cause, candidate)].
+    Returns the note for the check's output ("" when everything was checked).
+    """
+    fx = load_fixture(case)
+    text = case_inputs_text(case, fx.inputs)
+    fname, bname = short(case.function), short(case.backward)
+    out, cache, _ = call_forward(worker, case, fx.inputs)
+    result = worker.call(case.backward, fx.dout, cache)
+    names = tuple("d" + g for g in case.grads)
+    grads = unpack(result, names, bname) if len(names) > 1 else (result,)
+    grads = dict(zip(case.grads, grads))
+    for g in case.grads:
+        expected = fx.expected[f"d{g}"]
+        assert_close(grads[g], expected, what=f"{bname}: d{g}", inputs=text + f", dout "
+                     f"{tuple(fx.dout.shape)}", tol=case.tol,
+                     floor=floor_for(expected, case.floor_rel),
+                     diagnoses=diagnoses(case, fx, g) if diagnoses else ())
+    if not case.numeric:
+        return ""
+    if not forward_matches(out, fx.expected["out"], case):
+        return (f"Your {fname} output differs from the reference on this input, so the "
+                f"numeric-gradient check of {bname} was skipped; the gradients matched the "
+                f"reference.")
+    check_numeric(worker, case, fx, grads, text)
+    return ""
+
+
+def check_numeric(worker, case, fx, grads, text):
+    """Each analytic gradient vs centered differences of the student's forward (one batched
+    worker request per input)."""
+    args = case.call_args(fx.inputs)
+    fname, bname = short(case.function), short(case.backward)
+    for k, g in enumerate(case.grads):
+        vary = case.args.index(g)
+        analytic = as_array(grads[g], f"{bname}: d{g}").astype(np.float64)
+        idx = sample_indices(analytic.shape, config.NUMERIC_MAX_ENTRIES, case.rng_seed + k)
+        num = numeric_gradient(worker, case.function, args, vary, fx.dout,
+                               h=config.NUMERIC_H, indices=idx)
+        compare_numeric(analytic, idx, num, what=f"{bname}: d{g} vs the numeric gradient of "
+                        f"your own {fname}", inputs=text, tol=config.TOL_NUMERIC)
+
+
+def compare_numeric(analytic, idx, num, *, what, inputs, tol):
+    """assert_close of analytic gradient entries `idx` against their numeric values, reporting
+    indices in the gradient's own shape. The floor of rel_error is config.NUMERIC_FLOOR_REL of
+    the largest numeric entry: centered differences cannot resolve much smaller entries."""
+    floor = max(1e-8, config.NUMERIC_FLOOR_REL * float(np.max(np.abs(num), initial=0.0)))
+    expected = analytic.copy()
+    expected.reshape(-1)[idx] = num
+    sampled = "" if len(idx) == analytic.size else (
+        f" ({len(idx)} of its {analytic.size} entries, a seeded sample)")
+    assert_close(analytic, expected, what=what + sampled, inputs=inputs, tol=tol, floor=floor,
+                 reference=f"centered differences (h={fmt(config.NUMERIC_H)})")
+
+
+def check_loss_case(worker, case, diagnoses=()):
+    """A (loss, dx) function (softmax_loss): both against the fixture, dx numerically too."""
+    fx = load_fixture(case)
+    text = case_inputs_text(case, fx.inputs)
+    fname = short(case.function)
+    args = case.call_args(fx.inputs)
+    loss, dx = unpack(worker.call(case.function, *args), ("loss", "dx"), fname)
+    if callable(diagnoses):
+        diagnoses = diagnoses(case, fx)
+    assert_scalar_close(loss, fx.expected["loss"], what=f"{fname}: loss", inputs=text,
+                        tol=case.tol, diagnoses=diagnoses)
+    assert_close(dx, fx.expected["dx"], what=f"{fname}: dx", inputs=text, tol=case.tol)
+    if not case.numeric:
+        return
+    analytic = as_array(dx, f"{fname}: dx").astype(np.float64)
+    idx = sample_indices(analytic.shape, config.NUMERIC_MAX_ENTRIES, case.rng_seed)
+    num = numeric_gradient(worker, case.function, args, 0, None, h=config.NUMERIC_H,
+                           indices=idx, pick=0)
+    compare_numeric(analytic, idx, num, what=f"{fname}: dx vs the numeric gradient of your "
+                    f"own loss", inputs=text, tol=config.TOL_NUMERIC)

@@ -1,0 +1,233 @@
+"""Close-enough checks whose failure messages say what was checked and what went wrong.
+
+Every comparison uses the notebook's rel_error (max |x - y| / max(floor, |x| + |y|), taken
+elementwise). A failure raises CheckFailed (an AssertionError): its first line is the one-line
+reason of the score table, the rest gives the input, the error against the tolerance, how many
+elements are off, the worst one, and a likely cause when a known mistake fits.
+"""
+import numpy as np
+
+NOTEBOOK_FLOOR = 1e-8   # the notebook's rel_error floor
+SHOW_VALUES = 6         # significant digits in messages
+
+
+class CheckFailed(AssertionError):
+    """A check found a wrong result; the message is shown to the student."""
+
+
+def rel_error(x, y, floor=NOTEBOOK_FLOOR):
+    """The notebook's relative error, max |x - y| / max(floor, |x| + |y|)."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if x.size == 0:
+        return 0.0
+    with np.errstate(invalid="ignore", over="ignore"):
+        err = np.abs(x - y) / np.maximum(floor, np.abs(x) + np.abs(y))
+    if np.isnan(err).any():
+        return float("inf")
+    return float(np.max(err))
+
+
+def fmt(v):
+    """A number for a message, short but exact enough to see the difference."""
+    if isinstance(v, (bool, np.bool_)):
+        return str(bool(v))
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    return f"{float(v):.{SHOW_VALUES}g}"
+
+
+def fmt_index(index):
+    return "(" + ", ".join(str(int(i)) for i in index) + ")" if len(index) != 1 else f"({int(index[0])},)"
+
+
+def describe(inputs=None, params=None):
+    """'x (2, 3, 4, 4) float64, w ...; conv_param={...}' for a failure message."""
+    parts = []
+    for name, value in (inputs or {}).items():
+        if isinstance(value, np.ndarray):
+            parts.append(f"{name} {tuple(value.shape)} {value.dtype}")
+        else:
+            parts.append(f"{name}={value!r}")
+    text = ", ".join(parts)
+    if params:
+        shown = "; ".join(f"{k}={v!r}" for k, v in params.items())
+        text = f"{text}; {shown}" if text else shown
+    return text
+
+
+def floor_for(expected, tol_floor_rel=0.0):
+    """rel_error floor: the notebook's, or a fraction of the largest expected magnitude (float32)."""
+    if tol_floor_rel <= 0:
+        return NOTEBOOK_FLOOR
+    scale = float(np.max(np.abs(expected))) if np.size(expected) else 0.0
+    return max(NOTEBOOK_FLOOR, tol_floor_rel * scale)
+
+
+# ----------------------------------------------------------------------------------------------
+# Structure of returned values
+# ----------------------------------------------------------------------------------------------
+
+def type_name(value):
+    if isinstance(value, np.ndarray):
+        return f"an ndarray of shape {tuple(value.shape)}"
+    if isinstance(value, (tuple, list)):
+        return f"a {type(value).__name__} of {len(value)} items"
+    if value is None:
+        return "None"
+    return f"a {type(value).__name__}"
+
+
+def unpack(result, names, what):
+    """result as a tuple of len(names) values; a clear failure for another structure."""
+    n = len(names)
+    if not isinstance(result, (tuple, list)):
+        raise CheckFailed(f"{what} should return {n} values ({', '.join(names)}); it returned "
+                          f"{type_name(result)}.")
+    if len(result) != n:
+        raise CheckFailed(f"{what} should return {n} values ({', '.join(names)}); it returned "
+                          f"{len(result)}.")
+    return tuple(result)
+
+
+def as_array(value, what, shape=None):
+    """value as a numeric ndarray (numpy scalars become 0-d arrays); checks the shape if given."""
+    if isinstance(value, (np.ndarray, np.generic, float, int)) and not isinstance(value, bool):
+        arr = np.asarray(value)
+    else:
+        raise CheckFailed(f"{what} should be a numpy array"
+                          f"{'' if shape is None else f' of shape {tuple(shape)}'}; got "
+                          f"{type_name(value)}.")
+    if arr.dtype.kind not in "biuf":
+        raise CheckFailed(f"{what} should hold real numbers; got dtype {arr.dtype}.")
+    if shape is not None and arr.shape != tuple(shape):
+        raise CheckFailed(f"{what} has shape {tuple(arr.shape)}, expected {tuple(shape)}.")
+    return arr
+
+
+def as_scalar(value, what):
+    """value as a Python float: a number or an array of one element."""
+    arr = as_array(value, what)
+    if arr.size != 1:
+        raise CheckFailed(f"{what} should be a single number; got an array of shape "
+                          f"{tuple(arr.shape)}.")
+    return float(arr.reshape(()))
+
+
+# ----------------------------------------------------------------------------------------------
+# Values
+# ----------------------------------------------------------------------------------------------
+
+def _matches(actual, candidate, tol, floor):
+    try:
+        candidate = np.asarray(candidate, dtype=np.float64)
+    except (TypeError, ValueError):
+        return False
+    if candidate.shape != actual.shape or not np.isfinite(candidate).all():
+        return False
+    return rel_error(actual, candidate, floor) <= tol
+
+
+def generic_causes(actual, expected, bad, tol, floor):
+    """Likely causes that need nothing but the two arrays and where they differ."""
+    causes = []
+    if not np.any(actual) and np.any(expected):
+        causes.append("your result is all zeros: is the array filled in (or returned) at all?")
+        return causes
+    if _matches(actual, -expected, tol, floor):
+        causes.append("your result is the expected one with the sign flipped.")
+    if actual.ndim >= 2 and actual.shape[-1] == actual.shape[-2] and actual.shape[-1] > 1:
+        if _matches(actual, np.swapaxes(expected, -1, -2), tol, floor):
+            causes.append("your result is the expected one transposed over the last two axes "
+                          "(height and width swapped?).")
+    denom = float(np.sum(expected * expected))
+    if denom > 0 and not causes:
+        k = float(np.sum(actual * expected)) / denom
+        if abs(k - 1) > 1e-3 and abs(k) > 1e-12 and _matches(actual, k * expected, tol, floor):
+            causes.append(f"your result is the expected one times {fmt(k)}: a missing or extra "
+                          f"constant factor (an average vs a sum?).")
+    if actual.ndim == 4 and not causes and bad.any():
+        H, W = actual.shape[2:]
+        rows, cols = np.nonzero(bad.any(axis=(0, 1)))
+        if H > 2 and W > 2:
+            border = (rows == 0) | (rows == H - 1) | (cols == 0) | (cols == W - 1)
+            if border.all():
+                causes.append("only positions at the border of the output are wrong: check the "
+                              "zero padding (both sides, the right amount) and the windows at the "
+                              "edges.")
+        if bad.any(axis=(0, 2, 3)).sum() < bad.shape[1] and not causes:
+            wrong = np.nonzero(bad.any(axis=(0, 2, 3)))[0]
+            if len(wrong) <= 3:
+                causes.append(f"only channel(s) {', '.join(str(int(c)) for c in wrong)} of axis 1 "
+                              f"are wrong.")
+    return causes
+
+
+def assert_close(actual, expected, *, what, inputs="", tol, floor=NOTEBOOK_FLOOR, diagnoses=(),
+                 shape_hints=(), reference="the reference"):
+    """Fail unless `actual` matches `expected` within `tol` (notebook rel_error); returns the error.
+
+    what:        what was checked, e.g. "conv_forward_naive output"
+    inputs:      description of the input (see describe)
+    diagnoses:   (cause, candidate) pairs; candidate is what a known mistake would produce (an
+                 array, or a no-argument callable returning one or None); the causes whose
+                 candidate matches `actual` are reported
+    shape_hints: (cause, shape) pairs reported when `actual` has that (wrong) shape
+    """
+    expected = np.asarray(expected, dtype=np.float64)
+    actual = as_array(actual, what)
+    where = f"\n  input: {inputs}" if inputs else ""
+    if actual.shape != expected.shape:
+        lines = [f"{what}: wrong shape {tuple(actual.shape)}, expected {tuple(expected.shape)}."
+                 + where]
+        hints = [cause for cause, shape in shape_hints if tuple(shape) == tuple(actual.shape)]
+        if not hints and actual.shape == expected.shape[::-1] and actual.ndim > 1:
+            hints.append("the axes are in reverse order.")
+        if not hints and actual.size == expected.size:
+            hints.append("the number of elements is right: a reshape or transpose is off.")
+        lines += [f"  likely cause: {h}" for h in hints]
+        raise CheckFailed("\n".join(lines))
+    actual = actual.astype(np.float64)
+    finite = np.isfinite(actual)
+    if not finite.all():
+        bad_at = np.unravel_index(int(np.argmin(finite.reshape(-1))), actual.shape)
+        raise CheckFailed(
+            f"{what}: {int((~finite).sum())} of {actual.size} elements are NaN or infinite "
+            f"(first at index {fmt_index(bad_at)})." + where + "\n  likely cause: an overflow "
+            "(exp of a large number?), a division by zero, or an uninitialized array (np.empty).")
+    with np.errstate(invalid="ignore", over="ignore"):
+        err = np.abs(actual - expected) / np.maximum(floor, np.abs(actual) + np.abs(expected))
+    worst_err = float(err.max()) if err.size else 0.0
+    if worst_err <= tol:
+        return worst_err
+    bad = err > tol
+    worst = np.unravel_index(int(np.argmax(err)), err.shape) if err.ndim else ()
+    lines = [
+        f"{what} does not match {reference}: relative error {fmt(worst_err)} > tolerance "
+        f"{fmt(tol)}." + where,
+        f"  {int(bad.sum())} of {bad.size} elements differ; the worst is at index "
+        f"{fmt_index(worst) if err.ndim else '()'}: expected {fmt(expected[worst])}, "
+        f"got {fmt(actual[worst])}.",
+        "  (relative error as the notebook's rel_error: max |x-y| / max("
+        f"{fmt(floor)}, |x|+|y|))",
+    ]
+    causes = []
+    for cause, candidate in diagnoses:
+        if callable(candidate):
+            try:
+                candidate = candidate()
+            except Exception:  # a diagnosis that does not apply to this input
+                candidate = None
+        if candidate is not None and _matches(actual, candidate, max(tol * 10, 1e-6), floor):
+            causes.append(cause)
+    if not causes:
+        causes = generic_causes(actual, expected, bad, max(tol * 10, 1e-6), floor)
+    lines += [f"  likely cause: {c}" for c in causes]
+    raise CheckFailed("\n".join(lines))
+
+
+def assert_scalar_close(actual, expected, *, what, inputs="", tol, floor=NOTEBOOK_FLOOR,
+                        diagnoses=(), reference="the reference"):
+    """assert_close for one number; the message shows both values."""
+    value = as_scalar(actual, what)
+    return assert_close(np.asarray(value), np.asarray(float(expected)), what=what, inputs=inputs,
+                        tol=tol, floor=floor, diagnoses=diagnoses, reference=reference)

@@ -1,0 +1,493 @@
+"""pytest plugin for a grading run (`pytest grader`): options, session fixtures, and scoring.
+
+grader/conftest.py imports the hooks and fixtures below. Each check item's points and Gradescope
+fields are worked out at collection time (`pytest_collection_modifyitems`), its outcome is recorded
+from pytest's reports, and at the end grader/report.py prints the table and writes results.json.
+All run state lives in `config.stash` (one `GradingState` per session).
+"""
+import os
+import time
+import traceback
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import pytest
+
+from grader import config as settings
+from grader import report
+
+REPO = Path(__file__).resolve().parent.parent
+DATA_HELP = "run `bash cs260/datasets/get_datasets.sh` or set CS260_DATA_DIR to the folder holding cifar-10-batches-py"
+
+
+@dataclass
+class GradingState:
+    """Everything one grading session records; lives in config.stash."""
+    submission_path: Path
+    submission_why: str
+    results_path: Path | None
+    start: float = field(default_factory=time.monotonic)
+    cases: dict = field(default_factory=dict)      # function key -> case ids in collection order
+    items: dict = field(default_factory=dict)      # nodeid -> ItemResult (metadata, outcome "")
+    results: dict = field(default_factory=dict)    # nodeid -> ItemResult of items that ran
+    submission: object = None
+    submission_error: str = ""
+    worker: object = None
+    notes: list = field(default_factory=list)      # run-level problems for the top-level output
+    stop_reason: str = ""
+    session_notes: list = field(default_factory=list)  # stops / unfinished / deselected checks
+    written: bool = False
+
+
+STATE = pytest.StashKey[GradingState]()
+
+
+def _state(config):
+    return config.stash.get(STATE, None)
+
+
+# ----------------------------------------------------------------------------------------------
+# Options
+# ----------------------------------------------------------------------------------------------
+
+def pytest_addoption(parser):
+    group = parser.getgroup("cs260", "cs260 grading")
+    group.addoption("--submission", metavar="PATH", default=None,
+                    help="the student's submission (a folder or .zip). Default: the current folder "
+                         "when it holds ./cs260 (student release), else <repo>/starter.")
+    group.addoption("--results-json", metavar="FILE", default=None,
+                    help="write Gradescope's results.json here (atomically, replacing any old file).")
+    group.addoption("--worker-timeout", metavar="S", type=float, default=settings.WORKER_TIMEOUT_S,
+                    help=f"default deadline of one call into student code (default {settings.WORKER_TIMEOUT_S}).")
+    group.addoption("--worker-memory", metavar="MB", type=int, default=settings.WORKER_MEMORY_MB,
+                    help=f"memory limit of the process running student code (default {settings.WORKER_MEMORY_MB}).")
+    group.addoption("--run-as", metavar="USER", default=None,
+                    help="run student code as this unprivileged user (Gradescope runs as root).")
+
+
+def default_submission(cwd):
+    """(path, why): ./ when ./cs260 exists (the student release layout), else the repo's starter."""
+    cwd = Path(cwd)
+    if (cwd / "cs260").is_dir():
+        return cwd.resolve(), "default: ./cs260 found in the current folder"
+    return REPO / "starter", "default: no ./cs260 here, grading the starter code"
+
+
+def _option(config, name, default=None):
+    # getoption with a default, in case this module is used where pytest_addoption did not run.
+    return config.getoption(name, default=default)
+
+
+def pytest_configure(config):
+    given = _option(config, "submission")
+    if given:
+        path, why = Path(config.invocation_params.dir, given).resolve(), "--submission"
+    else:
+        path, why = default_submission(config.invocation_params.dir)
+    results = _option(config, "results_json")
+    # abspath, not resolve(): a symlink planted at that path is replaced, never followed.
+    results = Path(os.path.abspath(Path(config.invocation_params.dir, results))) if results else None
+    state = GradingState(path, why, results)
+    config.stash[STATE] = state
+    config.pluginmanager.register(_SessionHooks(config), SESSION_HOOKS)
+    if results is not None:
+        # Replace at once anything already there (a submission may ship a results.json), so that
+        # even if this process is killed the file says grading did not finish.
+        _write_results(config, provisional=True)
+
+
+def pytest_report_header(config):
+    state = _state(config)
+    if state is None:
+        return []
+    user = _option(config, "run_as") or "the current user"
+    lines = [f"cs260 grading: submission {state.submission_path} ({state.submission_why})",
+             f"student code: timeout {_option(config, 'worker_timeout')} s per call, "
+             f"memory {_option(config, 'worker_memory')} MB, runs as {user}"]
+    if state.results_path:
+        lines.append(f"results.json: {state.results_path}")
+    return lines
+
+
+# ----------------------------------------------------------------------------------------------
+# Collection: points and Gradescope fields of every item
+# ----------------------------------------------------------------------------------------------
+
+def _function_key(item):
+    return f"{item.parent.nodeid}::{item.originalname}"
+
+
+def _case_id(item):
+    callspec = getattr(item, "callspec", None)
+    return callspec.id if callspec is not None else ""
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_pycollect_makeitem(collector, name, obj):
+    # Record every case of a check function as generated, before anything (--lf) filters them:
+    # the function's weight is split over all of its cases.
+    result = yield
+    state = _state(collector.config)
+    found = result if isinstance(result, list) else [result]
+    functions = [x for x in found if isinstance(x, pytest.Function)]
+    if state is not None and functions:
+        state.cases[_function_key(functions[0])] = [_case_id(f) for f in functions]
+    return result
+
+
+def describe(item, case_ids):
+    """ItemResult (not yet run) for one collected check item; `case_ids` are all its function's cases."""
+    func = getattr(item, "function", None) or item.obj
+    doc = (getattr(func, "__doc__", None) or "").strip()
+    title = report.one_line(doc, 200) or item.originalname
+    tags = [str(t) for t in getattr(func, "__tags__", ())]
+    graded = tags[0] if tags else item.originalname.removeprefix("test_")
+    section_keys = {s.key for s in settings.SECTIONS}
+    section = next((t for t in tags if t in section_keys), "")
+    case = _case_id(item)
+    index = case_ids.index(case) if case and case in case_ids else None
+    visibility = getattr(func, "__visibility__", "visible")
+    return report.ItemResult(
+        nodeid=item.nodeid,
+        check=f"{graded}: {title}",
+        case=case,
+        section=section,
+        weight=report.split_weight(getattr(func, "__weight__", 0.0), len(case_ids)),
+        number=report.case_number(getattr(func, "__number__", ""), index),
+        visibility=str(visibility),
+        tags=tags,
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(session, config, items):
+    # tryfirst: runs before -k/-m/--deselect/--lf remove items, so they don't change a case's points.
+    state = _state(config)
+    if state is None:
+        return
+    groups = {}
+    for item in items:
+        if isinstance(item, pytest.Function):
+            groups.setdefault(_function_key(item), []).append(item)
+    for key, group in groups.items():
+        case_ids = state.cases.get(key) or [_case_id(i) for i in group]
+        if len(case_ids) < len(group):
+            case_ids = [_case_id(i) for i in group]
+        for item in group:
+            state.items[item.nodeid] = describe(item, case_ids)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector):
+    collect_report = yield
+    state = _state(collector.config)
+    if state is not None and collect_report.failed:
+        state.notes.append(f"Collecting {collect_report.nodeid or 'the checks'} failed (a grader bug, "
+                           f"not yours; staff have the details):\n{collect_report.longreprtext}")
+    return collect_report
+
+
+# ----------------------------------------------------------------------------------------------
+# Fixtures
+# ----------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def submission(request, tmp_path_factory):
+    """The student's files, loaded once (grader.loader) into a private folder for the session."""
+    state = _state(request.config)
+    if state.submission is None:
+        from grader.loader import load_submission
+        try:
+            state.submission = load_submission(state.submission_path,
+                                               tmp_path_factory.mktemp("submission"))
+        except Exception as e:
+            state.submission_error = (f"Loading the submission failed ({type(e).__name__}: {e}); "
+                                      "a grader problem, staff have the details.")
+            raise
+    return state.submission
+
+
+@pytest.fixture(scope="session")
+def worker(request, submission):
+    """One process running the student's code for the whole session (restarted by the client
+    after a crash or timeout), closed at the end."""
+    from grader.client import Worker
+    config = request.config
+    state = _state(config)
+    w = Worker(submission.root, timeout=_option(config, "worker_timeout"),
+               memory_mb=_option(config, "worker_memory"), run_as_user=_option(config, "run_as"))
+    state.worker = w
+    try:
+        yield w
+    finally:
+        state.worker = None
+        w.close()
+
+
+@pytest.fixture(scope="session")
+def fast():
+    """The trusted fast (im2col / Cython) layers, as a module."""
+    from grader.trusted import fast_layers
+    return fast_layers()
+
+
+@pytest.fixture(scope="session")
+def cifar():
+    """The CIFAR-10 data folder (grader.data), or a skip that says where it looked and how to get it."""
+    from grader import data
+    try:
+        found = data.find_cifar()
+    except FileNotFoundError as e:
+        pytest.skip(f"CIFAR-10 not found ({e}); {DATA_HELP}")
+    if not found:
+        pytest.skip(f"CIFAR-10 not found; {DATA_HELP}")
+    return found
+
+
+def require_file(submission, name):
+    """Fail the calling check with the loader's message if the student's `name` (e.g. "layers.py")
+    is missing or broken, so the check does not report a confusing worker error instead."""
+    message = submission.problems.get(name)
+    if message:
+        pytest.fail(message, pytrace=False)
+
+
+# ----------------------------------------------------------------------------------------------
+# Outcomes
+# ----------------------------------------------------------------------------------------------
+
+def _is_student_error(exc):
+    return any(c.__name__ == "StudentError" and c.__module__.startswith("grader")
+               for c in type(exc).__mro__)
+
+
+def student_caused(exc):
+    """True if `exc` means the student's code is wrong (a failed check), not that the grader is."""
+    return isinstance(exc, (AssertionError, pytest.fail.Exception)) or _is_student_error(exc)
+
+
+def failure_text(exc):
+    """(full message, student's prints) for a student-caused failure; never a grader traceback."""
+    if _is_student_error(exc):
+        message = getattr(exc, "message", "") or str(exc)
+        detail = getattr(exc, "detail", "")
+        text = f"{message}\n\n{detail}".rstrip() if detail else message
+        return text, getattr(exc, "output", "") or ""
+    if isinstance(exc, pytest.fail.Exception):
+        return exc.msg, ""
+    return str(exc).strip() or f"{type(exc).__name__} (the check gave no message)", ""
+
+
+def _skip_reason(test_report):
+    longrepr = test_report.longrepr
+    reason = longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
+    return reason.removeprefix("Skipped: ")
+
+
+def _drain(state):
+    """The student's prints since the last drain ("" without a worker, or if draining fails)."""
+    if state.worker is None:
+        return ""
+    try:
+        return state.worker.drain_output() or ""
+    except Exception:
+        return ""
+
+
+def _record_failure(state, item_result, excinfo, traceback_text):
+    exc = excinfo.value
+    printed = _drain(state)
+    if student_caused(exc):
+        message, output = failure_text(exc)
+        item_result.reason = report.one_line(message) or type(exc).__name__
+        item_result.message = message
+        item_result.student_output = "\n".join(x for x in (output, printed) if x.strip())
+        return True
+    item_result.internal = True
+    item_result.reason = f"{report.INTERNAL_ERROR}: {type(exc).__name__}: {report.one_line(str(exc))}"
+    item_result.message = (f"{report.INTERNAL_ERROR}: a bug in the grader, not in your code; "
+                           f"course staff will look into it.\n\n{traceback_text}")
+    item_result.student_output = printed
+    return False
+
+
+def _record(state, item, call, test_report):
+    meta = state.items.get(item.nodeid)
+    if meta is None:
+        return
+    if test_report.when == "teardown":
+        if test_report.failed:
+            state.notes.append(f"Cleaning up after {meta.name} failed (a grader problem, not yours):\n"
+                               f"{test_report.longreprtext}")
+        return
+    if test_report.when == "setup" and test_report.passed:
+        return
+    result = state.results[item.nodeid] = replace(meta)
+    if test_report.skipped:
+        result.outcome = report.SKIPPED
+        result.reason = _skip_reason(test_report)
+    elif test_report.passed:
+        result.outcome = report.PASSED
+        _drain(state)  # this check's prints are not the next one's
+    else:
+        result.outcome = report.FAILED if test_report.when == "call" else report.ERROR
+        # longreprtext: pytest's traceback, pruned of pytest's own frames.
+        by_student = _record_failure(state, result, call.excinfo, test_report.longreprtext)
+        if by_student and item.config.option.tbstyle == "auto":
+            # Show the check's message instead of the grader's traceback (--tb=... shows it).
+            test_report.longrepr = report.item_output(result, settings.OUTPUT_LIMIT_CHARS)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    test_report = yield
+    state = _state(item.config)
+    if state is not None:
+        try:
+            _record(state, item, call, test_report)
+        except Exception:
+            state.notes.append(f"{report.INTERNAL_ERROR} while recording {item.nodeid}:\n"
+                               f"{traceback.format_exc()}")
+    return test_report
+
+
+# ----------------------------------------------------------------------------------------------
+# End of the run: results.json and the table
+# ----------------------------------------------------------------------------------------------
+
+class _SessionHooks:
+    """Hooks that pytest calls without a config; registered per session in pytest_configure."""
+
+    def __init__(self, config):
+        self.config = config
+
+    def pytest_internalerror(self, excrepr, excinfo):
+        state = _state(self.config)
+        if state is not None:
+            state.notes.append(f"{report.INTERNAL_ERROR} (pytest stopped):\n{excrepr}")
+            _write_results(self.config)
+
+    def pytest_keyboard_interrupt(self, excinfo):
+        state = _state(self.config)
+        if state is not None:
+            # Collection errors arrive here too (pytest's Interrupted is a KeyboardInterrupt).
+            text = str(excinfo.value).strip()
+            state.stop_reason = f"{excinfo.typename}: {text}" if text else excinfo.typename
+
+
+SESSION_HOOKS = "cs260-grading-session"
+
+
+def _submission_summary(state):
+    if state.submission is not None:
+        try:
+            return str(state.submission.summary())
+        except Exception:
+            return f"(the submission summary failed: {traceback.format_exc()})"
+    return state.submission_error or "The submission was not loaded (no check that needs it ran)."
+
+
+def _session_notes(state, session):
+    """Notes on what did not run: stops (-x, Ctrl-C), unfinished and deselected checks."""
+    notes = []
+    selected = getattr(session, "items", None) or []
+    not_run = [i for i in selected if i.nodeid not in state.results]
+    stop = state.stop_reason or session.shouldstop or session.shouldfail or ""
+    if not_run:
+        why = f"Stopped early ({stop}): " if stop else ""
+        notes.append(f"{why}{len(not_run)} selected check(s) did not run and are not in the score.")
+    elif stop:
+        notes.append(f"Stopped early ({stop}).")
+    if selected and len(selected) < len(state.items):
+        notes.append(f"Only {len(selected)} of {len(state.items)} checks were selected "
+                     "(-k/-m/--lf/--deselect); the score covers only those.")
+    return notes
+
+
+def _run_notes(state):
+    """Run-level notes for the top-level output: what did not run, then grader problems."""
+    # Before pytest_sessionfinish (an internal error), session_notes is empty: say why it stopped.
+    early = [] if state.session_notes or not state.stop_reason else [state.stop_reason]
+    return early + state.session_notes + [report.truncate(n, settings.OUTPUT_LIMIT_CHARS)
+                                          for n in state.notes]
+
+
+def _write_results(config, provisional=False):
+    """Write results.json (if asked for); never raises, falls back to a minimal file."""
+    state = _state(config)
+    if state is None or state.results_path is None:
+        return
+    results = list(state.results.values())
+    elapsed = time.monotonic() - state.start
+    try:
+        if provisional:
+            data = report.fallback_json(0, "Grading started but did not finish; "
+                                           "if you see this, tell course staff.")
+        else:
+            notes = _run_notes(state)
+            data = report.results_json(
+                results,
+                output=report.summary_output(results, _submission_summary(state), notes),
+                execution_time=elapsed,
+                output_limit=settings.OUTPUT_LIMIT_CHARS,
+                extra_data={"submission": str(state.submission_path),
+                            "sections": {key: [round(earned, 4), round(possible, 4)]
+                                         for key, _, earned, possible, _
+                                         in report.section_rows(results, settings.SECTIONS)}},
+            )
+        report.write_json_atomic(state.results_path, data)
+    except Exception:
+        problem = traceback.format_exc()
+        try:
+            earned = sum(r.earned for r in results)
+            report.write_json_atomic(state.results_path, report.fallback_json(
+                earned, f"{report.INTERNAL_ERROR} while writing the results; staff have the details.\n"
+                        f"{problem}", elapsed))
+        except Exception:
+            pass
+        state.notes.append(f"{report.INTERNAL_ERROR} while writing {state.results_path}:\n{problem}")
+    if not provisional:
+        state.written = True
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session, exitstatus):
+    state = _state(session.config)
+    if state is None:
+        return
+    worker = state.worker
+    if worker is not None:  # normally closed by the fixture; this covers interrupted runs
+        try:
+            worker.close()
+        except Exception:
+            pass
+    state.session_notes = _session_notes(state, session)
+    _write_results(session.config)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    state = _state(config)
+    if state is None:
+        return
+    results = list(state.results.values())
+    terminalreporter.write_sep("=", "cs260 grade")
+    if state.submission is not None or state.submission_error:
+        for line in _submission_summary(state).splitlines():
+            terminalreporter.write_line(line)
+        terminalreporter.write_line("")
+    notes = [report.one_line(n, 400) for n in _run_notes(state)]
+    if state.results_path:
+        notes.append(f"results.json written to {state.results_path}")
+    for line in report.format_table(results, settings.SECTIONS, notes):
+        terminalreporter.write_line(line)
+
+
+def pytest_unconfigure(config):
+    state = _state(config)
+    if state is None:
+        return
+    if not state.written:
+        _write_results(config)  # the session never finished normally
+    plugin = config.pluginmanager.get_plugin(SESSION_HOOKS)
+    if plugin is not None:
+        config.pluginmanager.unregister(plugin)

@@ -1,0 +1,263 @@
+"""Scores the checks that ran and reports them: the terminal table and Gradescope's results.json.
+
+Everything here is plain data in, text or dicts out, so it can be tested without running pytest;
+grader/plugin.py fills `ItemResult`s from pytest's reports and calls these functions.
+"""
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Outcomes of one check item. "" = collected but never finished (deselected, -x, interrupted).
+PASSED, FAILED, ERROR, SKIPPED = "passed", "failed", "error", "skipped"
+
+INTERNAL_ERROR = "internal grader error"
+OUTPUT_HEADING = "--- printed by your code (may be truncated) ---"
+REASON_CHARS = 160  # one-line reasons in the table are cut to this length
+
+
+@dataclass
+class ItemResult:
+    """One check item (one case of a check function): what it is worth and how it went."""
+    nodeid: str
+    check: str            # "<first tag>: <title>", the same for every case of a function
+    case: str = ""        # case id of a parametrized check, "" otherwise
+    section: str = ""     # config.SECTIONS key, "" when the check names none
+    weight: float = 0.0   # points of this item (function weight / number of cases)
+    number: str = ""      # Gradescope sort key, "" = none
+    visibility: str = "visible"
+    tags: list = field(default_factory=list)
+    outcome: str = ""     # PASSED | FAILED | ERROR | SKIPPED | "" (did not run)
+    reason: str = ""      # one line, for the table
+    message: str = ""     # full text, for results.json
+    student_output: str = ""
+    internal: bool = False  # failed because of a bug in grader code, not the student's
+
+    @property
+    def name(self):
+        return f"{self.check} [{self.case}]" if self.case else self.check
+
+    @property
+    def ran(self):
+        return self.outcome != ""
+
+    @property
+    def earned(self):
+        return self.weight if self.outcome == PASSED else 0.0
+
+    @property
+    def possible(self):
+        """Points at stake: skipped items are not counted."""
+        return 0.0 if self.outcome in ("", SKIPPED) else self.weight
+
+
+def split_weight(function_weight, n_cases):
+    """Points of one case when a check function's weight is shared by its `n_cases` cases."""
+    return float(function_weight) / max(1, int(n_cases))
+
+
+def case_number(base, index=None):
+    """Gradescope number of a check's `index`-th case (0-based; None if not parametrized): "<base>.<k>"."""
+    if not base:
+        return ""
+    return str(base) if index is None else f"{base}.{index + 1}"
+
+
+def one_line(text, limit=REASON_CHARS):
+    """First non-empty line of `text`, cut to `limit` characters."""
+    for line in str(text).splitlines():
+        line = line.strip()
+        if line:
+            return line if len(line) <= limit else line[: limit - 3] + "..."
+    return ""
+
+
+def truncate(text, limit):
+    """`text` cut to about `limit` characters, keeping the start and the end (errors come last)."""
+    text = str(text)
+    if limit <= 0 or len(text) <= limit:
+        return text
+    head = limit * 2 // 3
+    tail = limit - head
+    cut = len(text) - head - tail
+    return f"{text[:head]}\n[... {cut} characters cut ...]\n{text[-tail:]}"
+
+
+def item_output(item, output_limit):
+    """results.json `output` of one item: the full message, then the student's prints."""
+    if item.outcome == SKIPPED:
+        return f"Skipped, not counted: {item.reason}"
+    if item.outcome == PASSED:
+        return ""
+    parts = [item.message or item.reason or "failed"]
+    if item.student_output.strip():
+        parts.append(OUTPUT_HEADING + "\n" + truncate(item.student_output, output_limit))
+    return "\n\n".join(parts)
+
+
+def _pts(x):
+    return f"{x:.2f}"
+
+
+def section_rows(results, sections):
+    """(key, label, earned, possible, skipped) per section with a check that ran, in `sections` order.
+
+    Checks whose section is not in `sections` go to a final "other" row.
+    """
+    known = {s.key for s in sections}
+    groups = [(s.key, f"{s.number:<4} {s.title}", [r for r in results if r.section == s.key])
+              for s in sections]
+    groups.append(("other", "     Other", [r for r in results if r.section not in known]))
+    rows = []
+    for key, label, items in groups:
+        items = [r for r in items if r.ran]
+        if items:
+            skipped = sum(r.weight for r in items if r.outcome == SKIPPED)
+            rows.append((key, label, sum(r.earned for r in items), sum(r.possible for r in items),
+                         skipped))
+    return rows
+
+
+def totals(results):
+    """(earned, possible, skipped) points over the items that ran."""
+    ran = [r for r in results if r.ran]
+    return (sum(r.earned for r in ran), sum(r.possible for r in ran),
+            sum(r.weight for r in ran if r.outcome == SKIPPED))
+
+
+def _grouped(results, outcomes):
+    """Items with an outcome in `outcomes`, grouped by (check, reason) in run order: {key: [case ids]}."""
+    groups = {}
+    for r in results:
+        if r.outcome in outcomes:
+            groups.setdefault((r.check, r.reason), []).append(r)
+    return groups
+
+
+def _cases(items, shown=4):
+    ids = [r.case for r in items if r.case]
+    if not ids:
+        return ""
+    more = f", +{len(ids) - shown} more" if len(ids) > shown else ""
+    return " [" + ", ".join(ids[:shown]) + more + "]"
+
+
+def format_table(results, sections, notes=()):
+    """The end-of-run summary as lines of text: points per section, total, failures, skipped points."""
+    rows = section_rows(results, sections)
+    width = max([len(row[1]) for row in rows] + [30])
+    lines = [f"{'Section':<{width}}  {'Points':>17}"]
+    for _, label, earned, possible, skipped in rows:
+        extra = f"  ({_pts(skipped)} skipped)" if skipped else ""
+        lines.append(f"{label:<{width}}  {_pts(earned):>7} / {_pts(possible):>7}{extra}")
+    earned, possible, skipped = totals(results)
+    lines.append(f"{'     Total':<{width}}  {_pts(earned):>7} / {_pts(possible):>7}")
+    if not rows:
+        lines.append("(no checks ran)")
+
+    failed = _grouped(results, (FAILED, ERROR))
+    if failed:
+        n = sum(len(v) for v in failed.values())
+        lines += ["", f"Failed checks ({n}):"]
+        for (check, reason), items in failed.items():
+            lines.append(f"  {check}{_cases(items)}")
+            lines.append(f"      {reason}")
+    if skipped:
+        lines += ["", f"{_pts(skipped)} points skipped (not counted):"]
+        by_reason = {}
+        for r in results:
+            if r.outcome == SKIPPED:
+                by_reason.setdefault(r.reason, []).append(r)
+        for reason, items in by_reason.items():
+            pts = sum(r.weight for r in items)
+            lines.append(f"  {_pts(pts)} points, {len(items)} check(s): {reason}")
+    if notes:
+        lines.append("")
+        lines += [one_line(n, 400) for n in notes]
+    return lines
+
+
+def summary_output(results, submission_summary, notes=()):
+    """Top-level results.json `output`: score, the submission summary, and any run-level notes."""
+    earned, possible, skipped = totals(results)
+    parts = [f"Score: {_pts(earned)} / {_pts(possible)} points from the checks that ran."]
+    if skipped:
+        parts.append(f"{_pts(skipped)} points were skipped and not counted (see the skipped checks).")
+    internal = sum(1 for r in results if r.internal)
+    if internal:
+        parts.append(f"{internal} check(s) hit an {INTERNAL_ERROR}; this is not your fault, "
+                     "course staff have the details.")
+    if submission_summary:
+        parts.append(str(submission_summary).rstrip())
+    parts += [str(n).rstrip() for n in notes]
+    return "\n\n".join(parts)
+
+
+def results_json(results, *, output, execution_time, output_limit, extra_data=None,
+                 stdout_visibility="hidden"):
+    """Gradescope results.json content for the items that ran (see tests/grading.py for the spec)."""
+    earned, _, _ = totals(results)
+    tests = []
+    for r in results:
+        if not r.ran:
+            continue
+        name = r.name + (" (skipped)" if r.outcome == SKIPPED else "")
+        test = {
+            "name": name,
+            "name_format": "text",
+            "score": round(r.earned, 4),
+            "max_score": round(r.possible, 4),
+            "visibility": r.visibility,
+            "tags": [str(t) for t in r.tags],
+            "extra_data": {"nodeid": r.nodeid, "outcome": r.outcome},
+        }
+        if r.outcome in (PASSED, FAILED, ERROR):
+            test["status"] = "passed" if r.outcome == PASSED else "failed"
+        if r.number:
+            test["number"] = r.number
+        text = item_output(r, output_limit)
+        if text:
+            test["output"] = text
+            test["output_format"] = "text"
+        tests.append(test)
+    return {
+        "score": round(earned, 4),
+        "execution_time": round(float(execution_time), 2),
+        "output": output,
+        "output_format": "text",
+        "stdout_visibility": stdout_visibility,
+        "extra_data": dict(extra_data or {}),
+        "tests": tests,
+    }
+
+
+def fallback_json(score, output, execution_time=0.0):
+    """Minimal results.json for when the full one could not be built."""
+    return {"score": round(float(score), 4), "execution_time": round(float(execution_time), 2),
+            "output": str(output), "output_format": "text", "tests": []}
+
+
+def write_json_atomic(path, data):
+    """Write `data` as JSON to `path` atomically: serialise first, then temp file + os.replace.
+
+    If serialising or writing fails, whatever was at `path` before is left as it was. Replacing also
+    overwrites a file (or a symlink, not its target) that a submission may have put there.
+    """
+    text = json.dumps(data, indent=2, allow_nan=False) + "\n"
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

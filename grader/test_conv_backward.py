@@ -1,0 +1,53 @@
+"""Section 2b: the naive convolution backward pass, conv_backward_naive."""
+from grader import diagnoses as bugs
+from grader.cases import check
+from grader.checking import check_backward
+from grader.plugin import require_file
+
+
+def conv_grad_candidates(x, w, dout, stride, pad, g, expected):
+    """(cause, candidate) of known backward mistakes for gradient `g` ("x", "w" or "b")."""
+    s = stride
+    out = []
+    if s > 1 and g in ("x", "w"):
+        k = 0 if g == "x" else 1
+        out.append((f"stride not applied in d{g}: the windows start at (i, j) instead of "
+                    f"(i * stride, j * stride)",
+                    lambda: bugs.conv_backward(x, w, dout, s, pad, window_stride=1)[k]))
+    if g == "w":
+        out.append(("dw is flipped in both spatial axes", lambda: expected[:, :, ::-1, ::-1]))
+    if g == "x":
+        out.append(("dx uses flipped filters",
+                    lambda: bugs.conv_backward(x, w[:, :, ::-1, ::-1], dout, s, pad)[0]))
+    return out
+
+
+def conv_grad_mistakes(case, fx, g):
+    p = case.params["conv_param"]
+    return conv_grad_candidates(fx.inputs["x"], fx.inputs["w"], fx.dout, p["stride"], p["pad"],
+                                g, fx.expected[f"d{g}"])
+
+
+def _check(worker, submission, case, record_property):
+    require_file(submission, "layers.py")
+    note = check_backward(worker, case, diagnoses=conv_grad_mistakes)
+    if note:
+        record_property("output", note)
+
+
+@check("conv_backward.basic", "conv_backward_naive")
+def test_basic(case, worker, submission, record_property):
+    """dx, dw, db match the reference and the numeric gradient of your forward"""
+    _check(worker, submission, case, record_property)
+
+
+@check("conv_backward.extra", "conv_backward_naive")
+def test_extra(case, worker, submission, record_property):
+    """dx, dw, db match the reference and the numeric gradient (strides, padding, kernels)"""
+    _check(worker, submission, case, record_property)
+
+
+@check("conv_backward.hidden", "conv_backward_naive")
+def test_hidden(case, worker, submission, record_property):
+    """dx, dw, db match the reference and the numeric gradient (hidden cases)"""
+    _check(worker, submission, case, record_property)

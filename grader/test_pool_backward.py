@@ -1,0 +1,46 @@
+"""Section 3b: the naive max-pooling backward pass, max_pool_backward_naive."""
+from grader import diagnoses as bugs
+from grader.cases import check
+from grader.checking import check_backward
+from grader.plugin import require_file
+
+
+def pool_grad_mistakes(case, fx, g):
+    x, dout = fx.inputs["x"], fx.dout
+    p = case.params["pool_param"]
+    ph, pw, s = p["pool_height"], p["pool_width"], p["stride"]
+    out = [("the upstream gradient is spread evenly over each window (average-pool backward); "
+            "max pooling sends it only to the maximum",
+            lambda: bugs.max_pool_backward(x, dout, ph, pw, s, spread=True)),
+           ("dx marks the maxima with 1 instead of passing the upstream gradient",
+            lambda: bugs.max_pool_backward(x, dout * 0 + 1, ph, pw, s))]
+    if s < max(ph, pw):
+        out.append(("where windows overlap, a later window overwrites the gradient instead of "
+                    "adding to it (use +=)",
+                    lambda: bugs.max_pool_backward(x, dout, ph, pw, s, accumulate=False)))
+    return out
+
+
+def _check(worker, submission, case, record_property):
+    require_file(submission, "layers.py")
+    note = check_backward(worker, case, diagnoses=pool_grad_mistakes)
+    if note:
+        record_property("output", note)
+
+
+@check("pool_backward.basic", "max_pool_backward_naive")
+def test_basic(case, worker, submission, record_property):
+    """dx matches the reference and the numeric gradient of your forward"""
+    _check(worker, submission, case, record_property)
+
+
+@check("pool_backward.extra", "max_pool_backward_naive")
+def test_extra(case, worker, submission, record_property):
+    """dx matches the reference and the numeric gradient (overlapping, rectangular, float32)"""
+    _check(worker, submission, case, record_property)
+
+
+@check("pool_backward.hidden", "max_pool_backward_naive")
+def test_hidden(case, worker, submission, record_property):
+    """dx matches the reference and the numeric gradient (hidden cases)"""
+    _check(worker, submission, case, record_property)

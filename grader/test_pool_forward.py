@@ -1,0 +1,60 @@
+"""Section 3: the naive max-pooling forward pass, max_pool_forward_naive."""
+import numpy as np
+
+from grader import diagnoses as bugs
+from grader.cases import check
+from grader.checking import check_forward
+from grader.fixtures import load_fixture
+from grader.plugin import require_file
+
+
+def pool_mistakes(case, fx):
+    """What known mistakes would output for this case's input."""
+    x = fx.inputs["x"]
+    p = case.params["pool_param"]
+    ph, pw, s = p["pool_height"], p["pool_width"], p["stride"]
+    return [
+        ("average pooling instead of max pooling", lambda: bugs.avg_pool(x, ph, pw, s)),
+        ("the minimum of each window instead of the maximum",
+         lambda: bugs.pool_windows(x, ph, pw, s).min(axis=-1)),
+        ("negative maxima come out as 0: the running maximum starts at 0 instead of the first "
+         "value of the window (or -inf)", lambda: np.maximum(fx.expected["out"], 0)),
+        ("pool_height and pool_width are swapped (their output size agrees here)",
+         lambda: bugs.max_pool(x, pw, ph, s)),
+    ]
+
+
+def pool_shape_hints(case, fx):
+    N, C, H, W = fx.inputs["x"].shape
+    p = case.params["pool_param"]
+    ph, pw, s = p["pool_height"], p["pool_width"], p["stride"]
+    hints = [("the stride is ignored in the output size (stride 1 used)", (N, C, H - ph + 1, W - pw + 1)),
+             ("the output size uses the window size as the stride",
+              (N, C, 1 + (H - ph) // ph, 1 + (W - pw) // pw)),
+             ("the output size is H // stride, W // stride", (N, C, H // s, W // s)),
+             ("pool_height and pool_width are swapped", (N, C, 1 + (H - pw) // s, 1 + (W - ph) // s))]
+    return [(c, sh) for c, sh in hints if sh != fx.expected["out"].shape]
+
+
+def _check(worker, submission, case):
+    require_file(submission, "layers.py")
+    check_forward(worker, case, diagnoses=pool_mistakes,
+                  shape_hints=pool_shape_hints(case, load_fixture(case)))
+
+
+@check("pool_forward.notebook", "max_pool_forward_naive")
+def test_notebook(case, worker, submission):
+    """the notebook's case matches the reference (2x2 windows, stride 2)"""
+    _check(worker, submission, case)
+
+
+@check("pool_forward.extra", "max_pool_forward_naive")
+def test_extra(case, worker, submission):
+    """output matches the reference (overlapping and rectangular windows, strides, float32)"""
+    _check(worker, submission, case)
+
+
+@check("pool_forward.hidden", "max_pool_forward_naive")
+def test_hidden(case, worker, submission):
+    """output matches the reference (hidden cases)"""
+    _check(worker, submission, case)

@@ -1,0 +1,104 @@
+"""Prerequisites: affine, ReLU, softmax loss and batchnorm layers from earlier assignments."""
+import numpy as np
+
+from grader import diagnoses as bugs
+from grader.cases import check
+from grader.checking import check_backward, check_forward, check_loss_case
+from grader.plugin import require_file
+
+
+def batchnorm_mistakes(case, fx):
+    """Train-mode batchnorm (N, D) with the statistics or eps handled wrongly."""
+    x, gamma, beta = fx.inputs["x"], fx.inputs["gamma"], fx.inputs["beta"]
+    bn = case.params["bn_param"]
+    eps = bn.get("eps", 1e-5)
+    if bn["mode"] == "test":
+        return [("test mode normalizes with the batch's own mean and variance; it must use "
+                 "bn_param['running_mean'] and bn_param['running_var']",
+                 bugs.scale_shift(bugs.normalize(x, (0,), eps), gamma, beta))]
+    return [
+        ("statistics over the features of each example (axis 1): batchnorm uses axis 0",
+         bugs.scale_shift(bugs.normalize(x, (1,), eps), gamma, beta)),
+        ("the variance is the unbiased one (ddof=1): batchnorm uses the biased variance",
+         bugs.scale_shift(bugs.normalize(x, (0,), eps, ddof=1), gamma, beta)),
+        ("eps is added to the standard deviation instead of the variance",
+         bugs.scale_shift(bugs.normalize(x, (0,), eps, eps_outside=True), gamma, beta)),
+        ("gamma and beta are swapped", bugs.scale_shift(bugs.normalize(x, (0,), eps), beta, gamma)),
+    ]
+
+
+def batchnorm_grad_mistakes(case, fx, g):
+    if g != "x":
+        return []
+    return [("dx treats the batch mean and variance as constants; they depend on every x",
+             bugs.batchnorm_dx_constant_stats(fx.inputs["x"], fx.inputs["gamma"], fx.dout, (0,),
+                                              1e-5))]
+
+
+def softmax_mistakes(case, fx):
+    n = len(fx.inputs["y"])
+    return [(f"the loss is summed over the {n} examples instead of averaged",
+             n * fx.expected["loss"])]
+
+
+@check("prereq.affine_forward", "affine_forward")
+def test_affine_forward(case, worker, submission):
+    """output matches the reference"""
+    require_file(submission, "layers.py")
+    check_forward(worker, case)
+
+
+@check("prereq.affine_backward", "affine_backward")
+def test_affine_backward(case, worker, submission, record_property):
+    """dx, dw, db match the reference and the numeric gradient"""
+    require_file(submission, "layers.py")
+    note = check_backward(worker, case)
+    if note:
+        record_property("output", note)
+
+
+@check("prereq.relu_forward", "relu_forward")
+def test_relu_forward(case, worker, submission):
+    """output matches the reference"""
+    require_file(submission, "layers.py")
+    check_forward(worker, case)
+
+
+@check("prereq.relu_backward", "relu_backward")
+def test_relu_backward(case, worker, submission, record_property):
+    """dx matches the reference and the numeric gradient"""
+    require_file(submission, "layers.py")
+    note = check_backward(worker, case)
+    if note:
+        record_property("output", note)
+
+
+@check("prereq.softmax_loss", "softmax_loss")
+def test_softmax_loss(case, worker, submission):
+    """loss and dx match the reference; dx matches the numeric gradient"""
+    require_file(submission, "layers.py")
+    check_loss_case(worker, case, diagnoses=softmax_mistakes)
+
+
+@check("prereq.batchnorm_train", "batchnorm_forward")
+def test_batchnorm_train(case, worker, submission):
+    """training mode: output and running averages match the reference"""
+    require_file(submission, "layers.py")
+    check_forward(worker, case, diagnoses=batchnorm_mistakes)
+
+
+@check("prereq.batchnorm_test", "batchnorm_forward")
+def test_batchnorm_test(case, worker, submission):
+    """test mode: output (from the running averages) matches the reference"""
+    require_file(submission, "layers.py")
+    check_forward(worker, case, diagnoses=batchnorm_mistakes)
+
+
+@check("prereq.batchnorm_backward", "batchnorm_backward")
+def test_batchnorm_backward(case, worker, submission, record_property):
+    """dx, dgamma, dbeta match the reference and the numeric gradient"""
+    require_file(submission, "layers.py")
+    note = check_backward(worker, case, diagnoses=batchnorm_grad_mistakes)
+    if note:
+        record_property("output", note)
+

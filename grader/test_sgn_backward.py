@@ -1,0 +1,29 @@
+"""Section 11: spatial group normalization, backward pass."""
+from grader.cases import check
+from grader.checking import check_backward
+from grader.plugin import require_file
+
+
+def _check(worker, submission, case, record_property):
+    require_file(submission, "layers.py")
+    note = check_backward(worker, case)
+    if note:
+        record_property("output", note)
+
+
+@check("sgn_backward.basic", "spatial_groupnorm_backward")
+def test_basic(case, worker, submission, record_property):
+    """dx, dgamma, dbeta match the reference and the numeric gradient of your forward"""
+    _check(worker, submission, case, record_property)
+
+
+@check("sgn_backward.extra", "spatial_groupnorm_backward")
+def test_extra(case, worker, submission, record_property):
+    """dx, dgamma, dbeta match the reference and the numeric gradient (G = 1, G = C)"""
+    _check(worker, submission, case, record_property)
+
+
+@check("sgn_backward.hidden", "spatial_groupnorm_backward")
+def test_hidden(case, worker, submission, record_property):
+    """dx, dgamma, dbeta match the reference and the numeric gradient (hidden cases)"""
+    _check(worker, submission, case, record_property)

@@ -1,0 +1,183 @@
+"""Fast convolution and max-pooling layers, with the same API as the naive layers in layers.py.
+
+Convolution uses im2col: each image's receptive fields are copied into the columns of a
+(C*HH*WW, Ho*Wo) matrix, so the whole layer becomes one matrix multiply per image, done by BLAS.
+The copying kernels live in the compiled extension im2col_cython; if it is missing, the
+pure-numpy module im2col.py (same functions, slower) is used instead, with a warning.
+
+Both float32 and float64 work: results have the dtype numpy's type promotion gives the inputs
+(float32 inputs stay float32). Integer inputs are computed in float64.
+"""
+import operator
+import os
+import warnings
+
+import numpy as np
+
+
+def _load_kernels():
+    """The compiled kernels, or the numpy fallback (with one warning saying how to build them)."""
+    if os.environ.get("CS260_NO_CYTHON", "") not in ("", "0"):
+        reason = "CS260_NO_CYTHON is set"
+    else:
+        try:
+            from . import im2col_cython
+            return im2col_cython
+        except (ImportError, ValueError) as exc:  # ValueError: built against another numpy
+            reason = f"{type(exc).__name__}: {exc}"
+    warnings.warn(
+        f"{__name__}: the Cython extension im2col_cython is not available ({reason}); "
+        "using the much slower pure-numpy fallback im2col.py. "
+        "To build the extension, run `pip install -e .` from the repo root.",
+        RuntimeWarning,
+        stacklevel=2,
+    )
+    from . import im2col
+    return im2col
+
+
+_kernels = _load_kernels()
+BACKEND = "cython" if _kernels.__name__.endswith("im2col_cython") else "numpy"
+
+
+def _float_dtype(*arrays):
+    """float32 if promotion of the inputs gives float32 (or float16), float64 otherwise."""
+    dtype = np.result_type(*arrays)
+    if dtype.kind not in "biuf":
+        raise TypeError(f"expected real numeric arrays, got dtype {dtype}")
+    return np.dtype(np.float32) if dtype.kind == "f" and dtype.itemsize <= 4 else np.dtype(np.float64)
+
+
+def _int_param(params, key, name, minimum):
+    """params[key] as an int >= minimum, or a ValueError that says what is wrong."""
+    if key not in params:
+        raise ValueError(f"{name} is missing {key!r}")
+    try:
+        value = operator.index(params[key])
+    except TypeError:
+        raise ValueError(f"{name}[{key!r}] must be an integer, got {params[key]!r}") from None
+    if value < minimum:
+        raise ValueError(f"{name}[{key!r}] must be >= {minimum}, got {value}")
+    return value
+
+
+def _conv_geometry(x, w, b, conv_param):
+    """Validated (stride, pad, Ho, Wo) for a convolution of x (N, C, H, W) with w (F, C, HH, WW)."""
+    if x.ndim != 4 or w.ndim != 4:
+        raise ValueError(f"x and w must be 4-D, got shapes {x.shape} and {w.shape}")
+    N, C, H, W = x.shape
+    F, Cw, HH, WW = w.shape
+    if Cw != C:
+        raise ValueError(f"x has {C} channels but w expects {Cw}")
+    if b.shape != (F,):
+        raise ValueError(f"b must have shape ({F},), got {b.shape}")
+    stride = _int_param(conv_param, "stride", "conv_param", 1)
+    pad = _int_param(conv_param, "pad", "conv_param", 0)
+    sizes = []
+    for axis, size, k in (("height", H, HH), ("width", W, WW)):
+        span = size + 2 * pad - k
+        if k < 1 or span < 0:
+            raise ValueError(f"kernel {axis} {k} does not fit the padded input {axis} {size + 2 * pad}")
+        if span % stride:
+            raise ValueError(
+                f"output {axis} is not an integer: ({axis} {size} + 2*pad {pad} - kernel {k}) "
+                f"= {span} is not divisible by stride {stride}"
+            )
+        sizes.append(span // stride + 1)
+    return stride, pad, sizes[0], sizes[1]
+
+
+def _pool_geometry(x, pool_param):
+    """Validated (ph, pw, stride, Ho, Wo) for max pooling of x (N, C, H, W)."""
+    if x.ndim != 4:
+        raise ValueError(f"x must be 4-D (N, C, H, W), got shape {x.shape}")
+    ph = _int_param(pool_param, "pool_height", "pool_param", 1)
+    pw = _int_param(pool_param, "pool_width", "pool_param", 1)
+    stride = _int_param(pool_param, "stride", "pool_param", 1)
+    sizes = []
+    for axis, size, k in (("height", x.shape[2], ph), ("width", x.shape[3], pw)):
+        if k > size:
+            raise ValueError(f"pool {axis} {k} is larger than the input {axis} {size}")
+        if (size - k) % stride:
+            raise ValueError(
+                f"pool windows do not fit the input exactly: ({axis} {size} - pool {k}) "
+                f"= {size - k} is not divisible by stride {stride}"
+            )
+        sizes.append((size - k) // stride + 1)
+    return ph, pw, stride, sizes[0], sizes[1]
+
+
+def conv_forward_fast(x, w, b, conv_param):
+    """Convolution (cross-correlation with zero padding) forward pass.
+
+    x: (N, C, H, W); w: (F, C, HH, WW); b: (F,); conv_param: {'stride', 'pad'}.
+    Returns out (N, F, Ho, Wo) and a cache for conv_backward_fast.
+    """
+    return _conv_forward(x, w, b, conv_param, _kernels)
+
+
+def _conv_forward(x, w, b, conv_param, kernels):
+    dtype = _float_dtype(x, w, b)
+    x = np.ascontiguousarray(x, dtype=dtype)
+    w = np.ascontiguousarray(w, dtype=dtype)
+    b = np.asarray(b, dtype=dtype)
+    stride, pad, Ho, Wo = _conv_geometry(x, w, b, conv_param)
+    N, C, H, W = x.shape
+    F, _, HH, WW = w.shape
+    cols = np.empty((N, C * HH * WW, Ho * Wo), dtype=dtype)
+    kernels.im2col(x, cols, HH, WW, pad, stride)
+    out = np.matmul(w.reshape(F, -1), cols)  # (N, F, Ho*Wo): one GEMM per image, no transpose
+    out += b[:, None]
+    cache = (x.shape, w, (stride, pad, Ho, Wo), cols, kernels)
+    return out.reshape(N, F, Ho, Wo), cache
+
+
+def conv_backward_fast(dout, cache):
+    """Convolution backward pass: dout (N, F, Ho, Wo) -> (dx, dw, db)."""
+    x_shape, w, (stride, pad, Ho, Wo), cols, kernels = cache
+    N = x_shape[0]
+    F, _, HH, WW = w.shape
+    dout = np.asarray(dout)
+    if dout.shape != (N, F, Ho, Wo):
+        raise ValueError(f"dout has shape {dout.shape}, expected {(N, F, Ho, Wo)}")
+    d = np.ascontiguousarray(dout, dtype=cols.dtype).reshape(N, F, Ho * Wo)
+    db = d.sum(axis=(0, 2))
+    dw = np.matmul(d, cols.transpose(0, 2, 1)).sum(axis=0).reshape(w.shape)
+    dcols = np.matmul(w.reshape(F, -1).T, d)  # (N, C*HH*WW, Ho*Wo)
+    dx = np.empty(x_shape, dtype=cols.dtype)
+    kernels.col2im(dcols, dx, HH, WW, pad, stride)
+    return dx, dw, db
+
+
+def max_pool_forward_fast(x, pool_param):
+    """Max pooling forward pass.
+
+    x: (N, C, H, W); pool_param: {'pool_height', 'pool_width', 'stride'}. Windows may overlap or
+    be rectangular but must fit exactly: Ho = 1 + (H - pool_height) / stride, likewise Wo.
+    Returns out (N, C, Ho, Wo) and a cache for max_pool_backward_fast.
+    """
+    return _max_pool_forward(x, pool_param, _kernels)
+
+
+def _max_pool_forward(x, pool_param, kernels):
+    x = np.asarray(x)
+    x = np.ascontiguousarray(x, dtype=_float_dtype(x))
+    ph, pw, stride, Ho, Wo = _pool_geometry(x, pool_param)
+    N, C = x.shape[:2]
+    out = np.empty((N, C, Ho, Wo), dtype=x.dtype)
+    argmax = np.empty((N, C, Ho, Wo), dtype=np.intc)  # a*pw + b of each window's first maximum
+    kernels.maxpool_forward(x, out, argmax, ph, pw, stride)
+    return out, (x.shape, x.dtype, (ph, pw, stride), argmax, kernels)
+
+
+def max_pool_backward_fast(dout, cache):
+    """Max pooling backward pass: each window's gradient goes to its first maximum (row-major);
+    where overlapping windows share a maximum, their gradients add up."""
+    x_shape, dtype, (ph, pw, stride), argmax, kernels = cache
+    dout = np.asarray(dout)
+    if dout.shape != argmax.shape:
+        raise ValueError(f"dout has shape {dout.shape}, expected {argmax.shape}")
+    dout = np.ascontiguousarray(dout, dtype=dtype)
+    dx = np.empty(x_shape, dtype=dtype)
+    kernels.maxpool_backward(dout, argmax, dx, ph, pw, stride)
+    return dx

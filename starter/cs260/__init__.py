@@ -1,0 +1,1 @@
+"""cs260: layers, models and training tools for the convolutional networks homework."""

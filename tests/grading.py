@@ -1,0 +1,146 @@
+"""Helpers for the project's tests: run a grading subprocess, and check a results.json.
+
+`grade(path)` runs `python -m pytest grader --submission PATH --results-json TMP` from the repo
+root and returns what it wrote; `validate_results(d)` checks a results.json against Gradescope's
+documented format.
+"""
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class GradeResult:
+    """What one grading run produced: the parsed results.json (None if missing or unreadable)."""
+    results: dict | None
+    stdout: str
+    stderr: str
+    returncode: int
+
+    def tests_by_name(self):
+        return {t["name"]: t for t in self.results["tests"]}
+
+
+def grade(submission_path, *, extra_args=(), env=None, timeout=900, results_path=None):
+    """Grade `submission_path` in a fresh `python -m pytest grader` process (cwd: the repo root).
+
+    env: variables added to (or, with value None, removed from) this process's environment.
+    results_path: where results.json goes (default: a temporary file, removed afterwards); give one
+    to look at the file yourself, e.g. one a submission pre-wrote.
+    """
+    with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
+        path = Path(results_path) if results_path else Path(tmp, "results.json")
+        run_env = dict(os.environ)
+        for key, value in (env or {}).items():
+            if value is None:
+                run_env.pop(key, None)
+            else:
+                run_env[key] = str(value)
+        # "--opt=value": pytest looks for conftests before it knows these options, and would
+        # take a separate value for a test path.
+        cmd = [sys.executable, "-m", "pytest", "grader", f"--submission={submission_path}",
+               f"--results-json={path}", "-q", "-p", "no:cacheprovider", *extra_args]
+        proc = subprocess.run(cmd, cwd=REPO, env=run_env, capture_output=True, text=True,
+                              timeout=timeout)
+        try:
+            results = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            results = None
+    return GradeResult(results, proc.stdout, proc.stderr, proc.returncode)
+
+
+# Gradescope's results.json format, from the autograder specification ("Output format",
+# "Test case status" and "Output String Formatting"):
+#   https://gradescope-autograders.readthedocs.io/en/latest/specs/
+#   (source: github.com/gradescope/autograder_samples, docs/specs.md)
+# Top level: score (required unless every test has one), execution_time (seconds), output,
+# output_format, test_output_format, test_name_format, visibility, stdout_visibility, extra_data,
+# tests (required unless a top-level score is given), leaderboard. Each test: score (required
+# unless a top-level score is given), max_score, status ("passed" | "failed"), name, name_format,
+# number, output, output_format, tags, visibility, extra_data. All fields are optional otherwise.
+VISIBILITIES = {"hidden", "after_due_date", "after_published", "visible"}
+FORMATS = {"text", "simple_format", "html", "md", "ansi"}
+STATUSES = {"passed", "failed"}
+
+TOP_FIELDS = {
+    "score": "number", "execution_time": "number", "output": "str", "output_format": "format",
+    "test_output_format": "format", "test_name_format": "format", "visibility": "visibility",
+    "stdout_visibility": "visibility", "extra_data": "dict", "tests": "list", "leaderboard": "list",
+}
+TEST_FIELDS = {
+    "score": "number", "max_score": "number", "status": "status", "name": "str",
+    "name_format": "format", "number": "str", "output": "str", "output_format": "format",
+    "tags": "tags", "visibility": "visibility", "extra_data": "dict",
+}
+LEADERBOARD_FIELDS = {"name": "str", "value": "number_or_str", "order": "order"}
+
+
+def _is_number(x):
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _type_problem(kind, value):
+    """Why `value` is not of `kind`, or "" if it is."""
+    allowed = {"format": FORMATS, "visibility": VISIBILITIES, "status": STATUSES,
+               "order": {"asc", "desc"}}.get(kind)
+    if allowed is not None:
+        ok = isinstance(value, str) and value in allowed
+    else:
+        ok = {
+            "number": _is_number(value),
+            "number_or_str": _is_number(value) or isinstance(value, str),
+            "str": isinstance(value, str),
+            "dict": isinstance(value, dict),
+            "list": isinstance(value, list),
+            "tags": isinstance(value, list) and all(isinstance(t, str) for t in value),
+        }[kind]
+    if ok:
+        return ""
+    return f"{value!r} is not " + (f"one of {sorted(allowed)}" if allowed else f"a {kind}")
+
+
+def _check_fields(obj, fields, where, problems):
+    if not isinstance(obj, dict):
+        problems.append(f"{where}: not an object")
+        return False
+    for key, value in obj.items():
+        if key not in fields:
+            problems.append(f"{where}: unknown field {key!r}")
+        elif problem := _type_problem(fields[key], value):
+            problems.append(f"{where}.{key}: {problem}")
+    return True
+
+
+def validate_results(d):
+    """Raise ValueError listing every way `d` departs from Gradescope's results.json format.
+
+    Unknown fields are rejected too (Gradescope would ignore them silently; here they are typos).
+    """
+    problems = []
+    try:
+        json.dumps(d, allow_nan=False)
+    except (TypeError, ValueError) as e:
+        problems.append(f"not JSON-serialisable: {e}")
+    if _check_fields(d, TOP_FIELDS, "results", problems):
+        tests = d.get("tests")
+        if "score" not in d and "tests" not in d:
+            problems.append("results: needs a top-level score or a tests list")
+        for i, test in enumerate(tests if isinstance(tests, list) else []):
+            if _check_fields(test, TEST_FIELDS, f"tests[{i}]", problems):
+                if "score" not in d and "score" not in test:
+                    problems.append(f"tests[{i}]: needs a score when there is no top-level score")
+        board = d.get("leaderboard")
+        for i, entry in enumerate(board if isinstance(board, list) else []):
+            if _check_fields(entry, LEADERBOARD_FIELDS, f"leaderboard[{i}]", problems):
+                for key in ("name", "value"):
+                    if key not in entry:
+                        problems.append(f"leaderboard[{i}]: missing {key!r}")
+    if problems:
+        raise ValueError("invalid results.json:\n  " + "\n  ".join(problems))
