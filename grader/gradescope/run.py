@@ -24,6 +24,7 @@ from grader.gradescope import (DATA_SUBDIR, DEFAULT_ROOT, ENV_FILE, GRADING_TIME
                                STUDENT_USER)
 
 CIFAR_FOLDER = "cifar-10-batches-py"
+RUN_AS_ENV = "AUTOGRADER_RUN_AS"   # overrides the student user (tests: an existing user)
 
 
 def read_env_file(path):
@@ -130,9 +131,9 @@ def main(argv=None):
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--root", default=os.environ.get(ROOT_ENV, DEFAULT_ROOT),
                         help=f"Gradescope's folder (default ${ROOT_ENV} or {DEFAULT_ROOT})")
-    parser.add_argument("--run-as", default=None,
-                        help=f"user for student code (default: gradescope.env, {STUDENT_USER}; "
-                             "'' for none)")
+    parser.add_argument("--run-as", default=os.environ.get(RUN_AS_ENV),
+                        help=f"user for student code (default ${RUN_AS_ENV}, else gradescope.env's "
+                             f"STUDENT_USER, {STUDENT_USER}; '' for none)")
     parser.add_argument("--timeout", type=float, default=None,
                         help=f"seconds for the whole grading run (default {GRADING_TIMEOUT_S})")
     args = parser.parse_args(argv)
