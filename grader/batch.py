@@ -35,16 +35,20 @@ BAR_WIDTH = 30
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
-def find_submissions(folder):
+def find_submissions(folder, exclude=None):
     """{student key: path} of the submissions in folder (subfolders and .zip files).
 
-    A folder holding just one subfolder (the unzipped export's top folder) is looked into.
+    The unzipped export's top folder (the one subfolder, holding submission_metadata.yml) is
+    looked into; `exclude` (the output folder, if it is inside) is left out.
     """
     folder = Path(folder)
-    entries = [p for p in sorted(folder.iterdir()) if not p.name.startswith((".", "__"))]
+    skip = Path(exclude).resolve() if exclude else None
+    entries = [p for p in sorted(folder.iterdir())
+               if not p.name.startswith((".", "__")) and p.resolve() != skip]
     subdirs = [p for p in entries if p.is_dir()]
-    if len(entries) == 1 and subdirs and not (folder / METADATA).exists():
-        return find_submissions(subdirs[0])
+    if (not (folder / METADATA).exists() and len(subdirs) == 1
+            and (subdirs[0] / METADATA).exists()):
+        return find_submissions(subdirs[0], exclude)
     found = {}
     for p in entries:
         if p.is_dir():
@@ -187,7 +191,7 @@ def grade_all(folder, out_dir, jobs=None, force=False, timeout=GRADING_TIMEOUT_S
     """Grade every submission of folder into out_dir; returns {student: error ("" = fine)}."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    submissions = find_submissions(folder)
+    submissions = find_submissions(folder, exclude=out_dir)
     metadata = read_metadata(folder)
     todo = {s: p for s, p in submissions.items() if force or not is_done(out_dir / s)}
     skipped = len(submissions) - len(todo)

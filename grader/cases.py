@@ -154,10 +154,18 @@ def separated(r, shape, low=-2.0, high=2.0):
     return (low + (high - low) * r.permutation(size) / max(1, size - 1)).reshape(shape)
 
 
-def pool_inputs(x_shape, ph, pw, stride, dtype="float64", dout=False, negative=False):
+def pool_inputs(x_shape, ph, pw, stride, dtype="float64", dout=False, negative=False,
+                ties=False):
+    """Pooling input without near-ties (ties=True: small integers, so most windows have tied
+    maxima; the gradient goes to the first one in row-major order)."""
     def make(seed):
         r = np.random.default_rng(seed)
-        x = separated(r, x_shape, -3.0, -0.1) if negative else separated(r, x_shape)
+        if ties:
+            x = r.integers(0, 3, size=x_shape).astype(np.float64)
+        elif negative:
+            x = separated(r, x_shape, -3.0, -0.1)
+        else:
+            x = separated(r, x_shape)
         d = {"x": x}
         if dout:
             d["dout"] = r.standard_normal(pool_out_shape(x_shape, ph, pw, stride))
@@ -343,10 +351,12 @@ def pool_forward(id, check, x, ph, pw, stride, dtype="float64", about="", negati
                 about=about)
 
 
-def pool_backward(id, check, x, ph, pw, stride, dtype="float64", about=""):
+def pool_backward(id, check, x, ph, pw, stride, dtype="float64", about="", ties=False):
+    # With tied maxima the centered differences are not a gradient: fixture only.
     return Case(id=id, check=check, function=POOL_FORWARD, backward=POOL_BACKWARD,
                 args=("x", "pool_param"), grads=("x",), params=pool_param(ph, pw, stride),
-                make=pool_inputs(x, ph, pw, stride, dtype, dout=True), dtype=dtype, about=about)
+                make=pool_inputs(x, ph, pw, stride, dtype, dout=True, ties=ties), dtype=dtype,
+                about=about, numeric_ok=not ties)
 
 
 BN_STATE = ("bn_param", ("running_mean", "running_var"))
@@ -405,6 +415,10 @@ CASES = [
     Case(id="prereq.relu_backward", check="prereq.relu_backward", function="layers.relu_forward",
          backward="layers.relu_backward", args=("x",), grads=("x",),
          make=relu_inputs((4, 3, 5), dout=True)),
+    Case(id="prereq.relu_backward_zeros", check="prereq.relu_backward",
+         function="layers.relu_forward", backward="layers.relu_backward", args=("x",),
+         grads=("x",), make=relu_inputs((3, 10), dout=True, zeros=True), numeric_ok=False,
+         about="some inputs exactly 0, where the gradient is 0 (no numeric check at the kink)"),
     Case(id="prereq.softmax_loss", check="prereq.softmax_loss", function="layers.softmax_loss",
          kind="loss", args=("x", "y"), grads=("x",), make=softmax_inputs(20, 10)),
     Case(id="prereq.softmax_loss_large_scores", check="prereq.softmax_loss",
@@ -519,12 +533,16 @@ CASES = [
                   about="a batch of one"),
     pool_backward("pool_backward.float32", "pool_backward.extra", (2, 3, 6, 6), 2, 2, 2,
                   dtype="float32", about="float32 input"),
+    pool_backward("pool_backward.ties", "pool_backward.extra", (2, 2, 6, 6), 2, 2, 2, ties=True,
+                  about="tied maxima: the gradient goes to the first maximum in row-major order"),
     pool_backward("pool_backward.h_overlap", "pool_backward.hidden", (3, 2, 9, 9), 3, 3, 2,
                   about="overlapping 3x3 windows"),
     pool_backward("pool_backward.h_rect", "pool_backward.hidden", (2, 3, 7, 8), 3, 2, 2,
                   about="3x2 windows, stride 2"),
     pool_backward("pool_backward.h_stride1", "pool_backward.hidden", (2, 2, 5, 6), 2, 2, 1,
                   about="stride 1"),
+    pool_backward("pool_backward.h_ties_overlap", "pool_backward.hidden", (2, 2, 7, 7), 3, 3, 2,
+                  ties=True, about="tied maxima, overlapping 3x3 windows"),
 
     # -- sandwich layers (the notebook's cells) --------------------------------------------
     Case(id="sandwich.conv_relu_pool", check="sandwich.conv_relu_pool",
@@ -627,11 +645,12 @@ def cases_for(check_key, only_present=True):
 # The decorator every check uses
 # ----------------------------------------------------------------------------------------------
 
-def check(key, graded):
+def check(key, graded, *also):
     """Gradescope fields of the check `key` (config.CHECKS) for a check function.
 
     graded: the graded function or class name (the first tag: results.json names the check
-    "<graded>: <docstring title> [<case id>]"). A function with a `case` argument runs once per
+    "<graded>: <docstring title> [<case id>]"); also: further graded functions, added to the
+    tags after the section key. A function with a `case` argument runs once per
     case of `key` whose fixture is present; a hidden check whose fixtures were left out (the
     student release) is not collected at all.
     """
@@ -643,7 +662,8 @@ def check(key, graded):
         fn = weight(points)(fn)
         fn = number(num)(fn)
         fn = visibility(vis)(fn)
-        fn = tags(graded, section)(fn)
+        fn = tags(graded, section, *also)(fn)
+        fn.__check_key__ = key
         if "case" in fn.__code__.co_varnames[:fn.__code__.co_argcount]:
             # A missing public fixture is a grader bug and fails loudly when loaded.
             present = cases_for(key, only_present=hidden)

@@ -7,6 +7,7 @@ propagates to the plugin, which shows its message as it is.
 import numpy as np
 
 from grader import config
+from grader.cases import resolve as cases_resolve
 from grader.compare import (
     CheckFailed, as_array, assert_close, assert_scalar_close, describe, floor_for, fmt, rel_error,
     unpack)
@@ -87,7 +88,61 @@ def check_forward(worker, case, diagnoses=(), shape_hints=()):
                  shape_hints=shape_hints)
     if case.state:
         check_state(case, after, fx, text)
+    check_twin(worker, case, fx.inputs, expected, text)
     return out, fx
+
+
+# A second call per forward case, on transformed inputs whose exact output follows from the
+# reference output by an identity every correct layer satisfies (scaling by 2 and shifting are
+# exact in floating point). It gives no points of its own: an implementation that matches the
+# fixture must also pass it, so only answers looked up from the public fixtures fail.
+SCALE_EQUIVARIANT = {"affine_forward": ("x", "b"), "relu_forward": ("x",),
+                     "conv_forward_naive": ("x", "b"), "max_pool_forward_naive": ("x",)}
+NORMALIZATIONS = {"batchnorm_forward": "bn_param", "spatial_batchnorm_forward": "bn_param",
+                  "spatial_groupnorm_forward": "gn_param"}
+
+
+def twin(case, inputs):
+    """(inputs', params', how expected' follows from expected, description) or None."""
+    fname = short(case.function)
+    if fname in SCALE_EQUIVARIANT:
+        scaled = dict(inputs)
+        for name in SCALE_EQUIVARIANT[fname]:
+            scaled[name] = inputs[name] * 2
+        names = " and ".join(SCALE_EQUIVARIANT[fname])
+        return scaled, case.params, (lambda e: 2 * e), (
+            f"{names} doubled must give twice the output")
+    if fname in NORMALIZATIONS:
+        key = NORMALIZATIONS[fname]
+        params = {k: (dict(v) if isinstance(v, dict) else v) for k, v in case.params.items()}
+        p = params[key]
+        p["eps"] = 4 * p.get("eps", 1e-5)
+        shifted = dict(inputs)
+        shifted["x"] = 2 * inputs["x"] + 3
+        if p.get("mode") == "test":
+            shifted["running_mean"] = 2 * inputs["running_mean"] + 3
+            shifted["running_var"] = 4 * inputs["running_var"]
+        elif "running_mean" in p:   # train mode: the running averages are not compared here
+            p.pop("running_mean")
+            p.pop("running_var")
+        return shifted, params, (lambda e: e), (
+            "x -> 2 x + 3 (with the running averages to match) and eps -> 4 eps must give the "
+            "same output")
+    return None
+
+
+def check_twin(worker, case, inputs, expected, text):
+    made = twin(case, inputs)
+    if made is None:
+        return
+    new_inputs, params, transform, rule = made
+    args = [new_inputs[a] if a in new_inputs else cases_resolve(params[a], new_inputs)
+            for a in case.args]
+    out, _ = unpack(worker.call(case.function, *args), ("out", "cache"), short(case.function))
+    want = transform(expected)
+    assert_close(out, want, what=f"{short(case.function)} output on transformed inputs ({rule})",
+                 inputs=text, tol=case.tol, floor=floor_for(want, case.floor_rel),
+                 reference="the reference output transformed the same way")
 
 
 def forward_matches(out, expected, case):

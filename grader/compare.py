@@ -200,13 +200,16 @@ def assert_close(actual, expected, *, what, inputs="", tol, floor=NOTEBOOK_FLOOR
     if worst_err <= tol:
         return worst_err
     bad = err > tol
-    worst = np.unravel_index(int(np.argmax(err)), err.shape) if err.ndim else ()
+    if err.ndim:
+        worst = np.unravel_index(int(np.argmax(err)), err.shape)
+        detail = (f"  {int(bad.sum())} of {bad.size} elements differ; the worst is at index "
+                  f"{fmt_index(worst)}: expected {fmt(expected[worst])}, got {fmt(actual[worst])}.")
+    else:
+        detail = f"  expected {fmt(expected)}, got {fmt(actual)}."
     lines = [
         f"{what} does not match {reference}: relative error {fmt(worst_err)} > tolerance "
         f"{fmt(tol)}." + where,
-        f"  {int(bad.sum())} of {bad.size} elements differ; the worst is at index "
-        f"{fmt_index(worst) if err.ndim else '()'}: expected {fmt(expected[worst])}, "
-        f"got {fmt(actual[worst])}.",
+        detail,
         "  (relative error as the notebook's rel_error: max |x-y| / max("
         f"{fmt(floor)}, |x|+|y|))",
     ]

@@ -166,10 +166,18 @@ NUMERIC_NET_ENTRIES = 12    # entries per parameter checked numerically
 # ThreeLayerConvNet training checks (thresholds measured on the solution, with margin).
 INITIAL_LOSS_TOL = 0.02         # |loss - log(C)| for weight_scale 1e-3 and reg 0
 INIT_SCALE_TOL = 0.15           # relative error of the std of the initial weights
-OVERFIT_MIN_TRAIN_ACC = 0.6     # 100 examples, 15 epochs (the notebook's solver settings)
-TRAIN_SUBSET = 10_000           # CIFAR-10 training images for the one-epoch run
-TRAIN_HELDOUT = 1_000           # CIFAR-10 test images scored in the grader (labels stay here)
-TRAIN_MIN_HELDOUT_ACC = 0.3     # held-out accuracy after one epoch on TRAIN_SUBSET
+# Overfitting 100 examples, 15 epochs (the notebook's settings; the Solver keeps the parameters
+# of its best epoch by validation accuracy, so the training set is also the validation set).
+# Solution, seeds 260/1/2/3: CIFAR-10 0.96/1.00/1.00/0.88, synthetic 1.00 for all.
+OVERFIT_MIN_TRAIN_ACC = 0.75
+OVERFIT_MIN_TRAIN_ACC_SYNTHETIC = 0.75
+# One epoch on TRAIN_SUBSET images (100 of them the Solver's validation set), then accuracy on
+# TRAIN_HELDOUT test images whose labels never leave the grader. Solution, seeds 260/1/2/3:
+# 0.360/0.327/0.322/0.389, 20-35 s here; worker peak ~470 MB RSS, grader ~250 MB (Gradescope:
+# 768 MB in all, hence not 10,000 images).
+TRAIN_SUBSET = 6_000
+TRAIN_HELDOUT = 1_000
+TRAIN_MIN_HELDOUT_ACC = 0.25    # chance is 0.10
 TRAIN_TIMEOUT_S = 400.0         # the one-epoch run (Gradescope: 0.5 vCPU)
 OVERFIT_TIMEOUT_S = 120.0
 FAST_NAIVE_TIMEOUT_S = 180.0    # the notebook's naive conv on 100x3x31x31 (notebook: 17 s on Colab)

@@ -35,7 +35,8 @@ def _reconstruct():
 
 
 class CifarUnpickler(pickle.Unpickler):
-    """Rebuilds the CIFAR-10 batch pickles and nothing else."""
+    """Rebuilds the CIFAR-10 batch pickles and nothing else: numpy array reconstruction, dtype,
+    dict/list/str, and codecs.encode (how Python 3 writes bytes in protocol-2 pickles)."""
 
     def find_class(self, module, name):
         if name == "_reconstruct" and module in ("numpy.core.multiarray", "numpy._core.multiarray"):
@@ -44,6 +45,9 @@ class CifarUnpickler(pickle.Unpickler):
             return getattr(np, name)
         if module in ("builtins", "__builtin__") and name in ("dict", "list", "str"):
             return {"dict": dict, "list": list, "str": str}[name]
+        if (module, name) == ("_codecs", "encode"):   # bytes in protocol-2 pickles from Python 3
+            import codecs
+            return codecs.encode
         raise pickle.UnpicklingError(f"CIFAR-10 files hold no {module}.{name}; refusing to load it")
 
 

@@ -29,8 +29,9 @@ IMAGES_ENV = "CS260_NOTEBOOK_IMAGES"
 # Never packaged: caches, build products (each machine compiles its own), downloaded data.
 SKIP_DIRS = {"__pycache__", ".pytest_cache", ".ipynb_checkpoints", "build", "cifar-10-batches-py"}
 SKIP_SUFFIXES = (".pyc", ".pyo", ".so", ".pyd", ".o", ".c", ".tar.gz", ".egg-info")
-# Instructor-only parts of the grader package.
-GRADER_SKIP = ("gradescope/", "_trusted/", "make_starter.py")
+# Left out of the grader package: a stale trusted copy, and the starter generator (it only
+# makes sense next to solution/).
+GRADER_SKIP = ("_trusted/", "make_starter.py")
 
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"

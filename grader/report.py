@@ -156,7 +156,9 @@ def format_table(results, sections, notes=()):
     if not rows:
         lines.append("(no checks ran)")
 
-    failed = _grouped(results, (FAILED, ERROR))
+    order = {s.key: i for i, s in enumerate(sections)}
+    by_section = sorted(results, key=lambda r: order.get(r.section, len(order)))  # stable: run order
+    failed = _grouped(by_section, (FAILED, ERROR))
     if failed:
         n = sum(len(v) for v in failed.values())
         lines += ["", f"Failed checks ({n}):"]
@@ -196,7 +198,11 @@ def summary_output(results, submission_summary, notes=()):
 
 def results_json(results, *, output, execution_time, output_limit, extra_data=None,
                  stdout_visibility="hidden"):
-    """Gradescope results.json content for the items that ran (see tests/grading.py for the spec)."""
+    """Gradescope results.json content for the items that ran.
+
+    Format: https://gradescope-autograders.readthedocs.io/en/latest/specs/ (checked by
+    tests/grading.py's validate_results).
+    """
     earned, _, _ = totals(results)
     tests = []
     for r in results:

@@ -26,7 +26,7 @@ def timing_line(what, naive, fast):
     return f"{what}: naive {naive:.4f} s, fast {fast:.4f} s, speedup {speedup}"
 
 
-@check("fast.conv", "conv_forward_naive")
+@check("fast.conv", "conv_forward_naive", "conv_backward_naive")
 def test_conv_vs_fast(worker, fast, submission, record_property):
     """naive conv forward and backward agree with the fast layers (the notebook's timing cell)"""
     require_file(submission, "layers.py")
@@ -57,7 +57,7 @@ def test_conv_vs_fast(worker, fast, submission, record_property):
         "(naive times include sending the arrays to and from the worker)"]))
 
 
-@check("fast.pool", "max_pool_forward_naive")
+@check("fast.pool", "max_pool_forward_naive", "max_pool_backward_naive")
 def test_pool_vs_fast(worker, fast, submission, record_property):
     """naive max pool forward and backward agree with the fast layers (the notebook's timing cell)"""
     require_file(submission, "layers.py")

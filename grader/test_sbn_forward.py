@@ -3,7 +3,7 @@ import numpy as np
 
 from grader import diagnoses as bugs
 from grader.cases import SBN_FORWARD, check
-from grader.checking import call_forward, case_inputs_text, check_state, short
+from grader.checking import call_forward, case_inputs_text, check_state, check_twin, short
 from grader.compare import CheckFailed, assert_close, floor_for, unpack
 from grader.fixtures import load_fixture
 from grader.plugin import require_file
@@ -45,6 +45,7 @@ def check_sbn(worker, case):
         raise
     if case.state:
         check_state(case, after, fx, text)
+    check_twin(worker, case, fx.inputs, expected, text)
 
 
 @check("sbn_forward.notebook_train", "spatial_batchnorm_forward")

@@ -24,9 +24,6 @@ class GradeResult:
     stderr: str
     returncode: int
 
-    def tests_by_name(self):
-        return {t["name"]: t for t in self.results["tests"]}
-
 
 def grade(submission_path, *, extra_args=(), env=None, timeout=900, results_path=None):
     """Grade `submission_path` in a fresh `python -m pytest grader` process (cwd: the repo root).

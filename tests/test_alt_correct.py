@@ -12,6 +12,7 @@ import pytest
 
 from grading import grade, validate_results
 
+pytestmark = pytest.mark.slow  # every test grades whole submissions
 ALT = Path(__file__).parent / "alt_correct"
 SUBMISSIONS = ("vectorized", "loops")
 
@@ -22,7 +23,6 @@ def alt_results():
         return dict(zip(SUBMISSIONS, pool.map(lambda n: grade(ALT / n), SUBMISSIONS)))
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("name", SUBMISSIONS)
 def test_alternative_correct_submission_gets_every_point(alt_results, name):
     result = alt_results[name]

@@ -9,17 +9,26 @@ check still passes, so the attack did not disturb the rest of the run.
 import concurrent.futures
 import json
 import os
-import pwd
+import re
+import shutil
 import signal
+import subprocess
+import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from grader import config
+from grader.gradescope import GRADING_TIMEOUT_S
+from grader.report import INTERNAL_ERROR
 from grading import grade, validate_results
 from mutants import SOLUTION, USED_BY, apply_patch, write_submission
 
+pytestmark = pytest.mark.slow  # every test grades whole submissions
+REPO = Path(__file__).resolve().parents[1]
 HOSTILE = Path(__file__).parent / "hostile_subs"
 FAST_TIMEOUT = "4"  # --worker-timeout for runs that hang on purpose
 ALL_LAYERS = tuple(USED_BY)
@@ -35,7 +44,8 @@ class Hostile:
 
 
 CASES = [
-    Hostile("hang", ("conv_forward_naive",), ("time",), args=("--worker-timeout", FAST_TIMEOUT)),
+    Hostile("hang", ("conv_forward_naive",), ("did not finish",),
+            args=("--worker-timeout", FAST_TIMEOUT)),
     Hostile("memory_bomb", ("max_pool_forward_naive", "conv_backward_naive"), ("memory",)),
     Hostile("exit_at_import", ALL_LAYERS + ("ThreeLayerConvNet",), ("exit", "import"),
             contained=False),
@@ -71,22 +81,12 @@ def build(case, dest, **fill):
     return write_submission(dest, {"layers.py": layers})
 
 
-def unprivileged_user():
-    """An existing unprivileged account for --run-as, or None."""
-    for name in ("cs260student", "nobody"):
-        try:
-            return pwd.getpwnam(name).pw_name
-        except KeyError:
-            continue
-    return None
-
-
 @pytest.fixture(scope="session")
 def hostile_results(tmp_path_factory):
     """name -> GradeResult for every case of CASES, graded two at a time."""
     def run(case):
         folder = build(case.name, tmp_path_factory.mktemp(case.name))
-        return case.name, grade(folder, extra_args=case.args)
+        return case.name, grade(folder, extra_args=case.args, env={"CS260_DATA_DIR": None})
 
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
         return dict(pool.map(run, CASES))
@@ -100,6 +100,8 @@ def check_gains_nothing(result, case):
     assert result.returncode in (0, 1), (result.returncode, result.stderr[-2000:])
     tests = result.results["tests"]
     assert tests, result.results.get("output", "")[:3000]
+    internal = [t["name"] for t in tests if INTERNAL_ERROR in t.get("output", "")]
+    assert not internal, f"grader errors: {internal}"
     attacked = [t for t in tests if any(matches(t, f) for f in case.attacked)]
     for function in case.attacked:
         assert any(matches(t, function) for t in attacked), f"no check of {function} ran"
@@ -111,7 +113,6 @@ def check_gains_nothing(result, case):
     return tests, attacked
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
 def test_hostile_submission_gains_nothing(hostile_results, case):
     result = hostile_results[case.name]
@@ -127,6 +128,23 @@ def test_hostile_submission_gains_nothing(hostile_results, case):
         disturbed = [t for t in tests if t.get("max_score", 0) > 0 and t["score"] < t["max_score"]
                      and not any(matches(t, u) for u in users)]
         assert not disturbed, f"checks outside the attack lost points:\n{describe(disturbed)}"
+
+
+def test_a_hanging_function_cannot_exhaust_the_grading_budget(hostile_results):
+    """The hang run used --worker-timeout FAST_TIMEOUT; with the default per-call timeout, the
+    calls that timed out would wait this long in total. That must fit in the grading budget
+    next to the slowest check, or Gradescope's budget kills the run and one infinite loop costs
+    the student every point."""
+    tests = hostile_results["hang"].results["tests"]
+    waits = [float(m) for t in tests
+             for m in re.findall(r"did not finish within ([0-9.]+) s", t.get("output", ""))]
+    assert waits
+    default = sum(config.WORKER_TIMEOUT_S if w == float(FAST_TIMEOUT) else w for w in waits)
+    room = GRADING_TIMEOUT_S - config.TRAIN_TIMEOUT_S  # what the CIFAR-10 run may leave over
+    assert default < room, (
+        f"{len(waits)} calls timed out; with the default timeout of {config.WORKER_TIMEOUT_S:g} s "
+        f"per call they would wait {default:.0f} s, more than the {room:.0f} s of the "
+        f"{GRADING_TIMEOUT_S} s budget that the CIFAR-10 run ({config.TRAIN_TIMEOUT_S:g} s) leaves")
 
 
 def test_exit_at_import_scores_zero(hostile_results):
@@ -149,46 +167,131 @@ def _wait_for(path, seconds):
     return path.exists()
 
 
-def _stop_daemon(marker_text):
+def _stop_daemon(marker):
     """Kill the detached process the submission started, by the pid it reported."""
-    for word in marker_text.split():
-        if word.isdigit():
-            try:
-                os.kill(int(word), signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            return
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("run_as", [False, True], ids=["same_user", "run_as"])
-def test_results_file_cannot_be_overwritten(tmp_path, run_as):
-    """The submission overwrites results.json at import, during a call, and from a detached
-    process after the grader exits; the file must still hold the grader's real result."""
-    args = ["--worker-timeout", FAST_TIMEOUT]
-    if run_as:
-        user = unprivileged_user()
-        if os.geteuid() != 0 or user is None:
-            pytest.skip("--run-as needs root and an unprivileged user (cs260student or nobody)")
-        args += ["--run-as", user]
-        os.chmod(tmp_path, 0o755)  # the student may traverse it, not write it
-    out = tmp_path / "out"
-    out.mkdir(mode=0o755)
-    results = out / "results.json"
-    marker = tmp_path / "daemon.txt"
-    if run_as:
-        os.chmod(tmp_path, 0o777)  # only so the marker can report that the daemon ran
-    folder = build("write_results", tmp_path / "sub", RESULTS_GUESS=results, MARKER=marker)
-    case = Hostile("write_results", ("conv_forward_naive",))
-    result = grade(folder, extra_args=args, results_path=results)
+    pid_file = marker.with_name(marker.name + ".pid")
     try:
-        check_gains_nothing(result, case)
-        ran = _wait_for(marker, 20)
-        after = json.loads(results.read_text())
-        validate_results(after)
-        assert after == result.results, (
-            "results.json changed after the grader exited:\n"
-            f"{json.dumps(after)[:500]}\n(daemon: {marker.read_text() if ran else 'no report'})")
+        os.kill(int(pid_file.read_text()), signal.SIGKILL)
+    except (OSError, ValueError):
+        pass  # never started, or already gone
+
+
+def _can_run_python(user):
+    """True if `user` can run this interpreter with numpy (needs root)."""
+    try:
+        proc = subprocess.run([sys.executable, "-c", "import numpy"], user=user,
+                              capture_output=True, timeout=60, cwd="/")
+    except (KeyError, OSError, subprocess.SubprocessError):
+        return False
+    return proc.returncode == 0
+
+
+@pytest.fixture(scope="module")
+def deployed(tmp_path_factory):
+    """(root, user): a folder laid out like Gradescope's /autograder (source/ holding the
+    grader, the fixtures and the trusted starter; submission/; results/), graded through
+    grader/gradescope/run.py, which locks source/ and results/ away from `user`."""
+    if os.geteuid() != 0:
+        pytest.skip("the deployment drops student code to another user: needs root")
+    user = next((u for u in ("cs260student", "nobody") if _can_run_python(u)), None)
+    if user is None:
+        pytest.skip("no unprivileged user (cs260student or nobody) that can run this Python")
+    root = tmp_path_factory.mktemp("autograder")
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "_trusted")
+    for part in ("grader", "fixtures", "starter"):
+        shutil.copytree(REPO / part, root / "source" / part, ignore=ignore)
+    shutil.copy(REPO / "pyproject.toml", root / "source")
+    return root, user
+
+
+def run_deployed(deployed, submission, pytest_args=""):
+    """Grade `submission` (a folder) the way run_autograder does; the parsed results.json."""
+    root, user = deployed
+    target = root / "submission"
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(submission, target)
+    env = dict(os.environ, AUTOGRADER_PYTEST_ARGS=pytest_args)
+    env.pop("CS260_DATA_DIR", None)
+    proc = subprocess.run([sys.executable, "-m", "grader.gradescope.run", "--root", str(root),
+                           "--run-as", user], cwd=root / "source", env=env,
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert f"runs as {user}" in proc.stdout, proc.stdout[-2000:]
+    path = root / "results" / "results.json"
+    return json.loads(path.read_text()), path
+
+
+@pytest.fixture
+def drop_dir():
+    """A folder any user may write to (the student code's report goes there)."""
+    path = Path(tempfile.mkdtemp(prefix="cs260-hostile-"))
+    path.chmod(0o777)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _results_of(data, where):
+    assert data is not None, f"no results.json from {where}"
+    validate_results(data)
+    return data
+
+
+def test_results_file_written_during_the_run_is_replaced(tmp_path, drop_dir):
+    """Same user (a local run): the submission overwrites results.json at import and during a
+    call; the grader's own file replaces the forgery at the end."""
+    out = tmp_path / "out"
+    out.mkdir()
+    results = out / "results.json"
+    folder = build("write_results", tmp_path / "sub", RESULTS_GUESS=results,
+                   MARKER=drop_dir / "daemon.txt", DAEMON="")
+    result = grade(folder, extra_args=["--worker-timeout", FAST_TIMEOUT], results_path=results,
+                   env={"CS260_DATA_DIR": None})
+    check_gains_nothing(result, Hostile("write_results", ("conv_forward_naive",)))
+    assert result.results["score"] < 100
+
+
+def test_results_file_cannot_be_overwritten_when_deployed(deployed, tmp_path, drop_dir):
+    """As deployed (student code as an unprivileged user): the submission overwrites
+    results.json at import, during a call and from a detached process that waits for the
+    grader to exit; the file still holds the grader's real result afterwards."""
+    root, _ = deployed
+    results = root / "results" / "results.json"
+    marker = drop_dir / "daemon.txt"
+    folder = build("write_results", tmp_path / "sub", RESULTS_GUESS=results, MARKER=marker,
+                   DAEMON="1")
+    try:
+        data, path = run_deployed(deployed, folder, f"--worker-timeout {FAST_TIMEOUT}")
+        tests = _results_of(data, "the deployed run")["tests"]
+        attacked = [t for t in tests if matches(t, "conv_forward_naive")]
+        assert attacked and all(t["score"] == 0 for t in attacked)
+        assert _wait_for(marker, 30), "the detached process never reported (did it start?)"
+        assert "could not write" in marker.read_text(), marker.read_text()
+        assert json.loads(path.read_text()) == data, "results.json changed after grading"
     finally:
-        if marker.exists():
-            _stop_daemon(marker.read_text())
+        _stop_daemon(marker)
+
+
+def test_fixture_lookup_gains_nothing_on_hidden_cases_when_deployed(deployed, tmp_path):
+    """A submission that returns the stored answers of any fixture it can read. Locally (same
+    user) it does read them, so it passes hidden cases: the attack works. As deployed, the
+    fixtures are out of the student user's reach and every hidden case scores 0."""
+    root, _ = deployed
+    guess = root / "source" / "fixtures"
+    folder = build("fixture_lookup", tmp_path / "sub", FIXTURES_GUESS=guess)
+    hidden = "(hidden cases)"
+
+    local = _results_of(grade(folder, env={"CS260_DATA_DIR": None}).results, "the local run")
+    local_hidden = [t for t in local["tests"]
+                    if t["name"].startswith("conv_forward_naive") and hidden in t["name"]]
+    assert local_hidden and all(t["status"] == "passed" for t in local_hidden), (
+        "the lookup does not work even where the fixtures are readable:\n"
+        + describe(local_hidden))
+
+    data, _ = run_deployed(deployed, folder)
+    tests = _results_of(data, "the deployed run")["tests"]
+    looked_up = [t for t in tests if any(matches(t, f) for f in
+                                         ("conv_forward_naive", "conv_backward_naive"))
+                 and hidden in t["name"]]
+    assert looked_up
+    gained = [t for t in looked_up if t["score"] > 0]
+    assert not gained, f"hidden cases answered from the fixtures:\n{describe(gained)}"

@@ -315,6 +315,21 @@ def test_verbose_and_quiet_runs_still_print_the_table(tmp_path):
 # `pytest grader` end to end on the starter code
 # ----------------------------------------------------------------------------------------------
 
+def test_default_submission_is_the_release_folder_else_the_starter(tmp_path):
+    from grader.plugin import default_submission
+    assert default_submission(tmp_path)[0] == REPO / "starter"
+    (tmp_path / "cs260").mkdir()
+    assert default_submission(tmp_path)[0] == tmp_path.resolve()
+
+
+def test_plain_pytest_grader_collects_every_check_and_names_the_submission():
+    proc = subprocess.run([sys.executable, "-m", "pytest", "grader", "--collect-only", "-p",
+                           "no:cacheprovider"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert f"cs260 grading: submission {REPO / 'starter'} (default: no ./cs260 here" in proc.stdout
+    assert re.search(r"collected \d+ items", proc.stdout)
+
+
 def _graded_names():
     """Functions and classes a check may grade: public names of the student's modules."""
     from conftest import load_tree

@@ -213,3 +213,63 @@ def test_spatial_batchnorm_test_time_statistics(cs):
     np.testing.assert_allclose(
         a_norm.std(axis=(0, 2, 3)), [1.01576135, 0.99228064, 0.98902125, 0.9988344], atol=1e-6
     )
+
+
+def test_visualize_grid_of_first_layer_filters(cs):
+    """Notebook 6.5: the first-layer filters (32, 7, 7, 3) tiled into one image."""
+    np.random.seed(260)
+    W1 = cs.classifiers.cnn.ThreeLayerConvNet().params["W1"]
+    grid = cs.vis_utils.visualize_grid(W1.transpose(0, 2, 3, 1))
+    assert grid.shape == (6 * 7 + 5, 6 * 7 + 5, 3)
+    first = grid[:7, :7]
+    assert first.min() == 0.0 and first.max() == pytest.approx(255.0)
+    assert np.all(grid[7, :] == 0)  # one-pixel padding between cells
+
+
+class _LinearModel:
+    """A softmax classifier on flattened inputs, enough to drive the Solver (and picklable)."""
+
+    def __init__(self, dim, classes):
+        self.params = {"W": 0.01 * np.random.randn(dim, classes), "b": np.zeros(classes)}
+
+    def loss(self, X, y=None):
+        X = X.reshape(len(X), -1)
+        scores = X @ self.params["W"] + self.params["b"]
+        if y is None:
+            return scores
+        probs = np.exp(scores - scores.max(axis=1, keepdims=True))
+        probs /= probs.sum(axis=1, keepdims=True)
+        loss = -np.mean(np.log(probs[np.arange(len(y)), y]))
+        probs[np.arange(len(y)), y] -= 1
+        dscores = probs / len(y)
+        return loss, {"W": X.T @ dscores, "b": dscores.sum(axis=0)}
+
+
+@pytest.mark.parametrize("update_rule, learning_rate",
+                         [("sgd", 1.0), ("sgd_momentum", 0.2), ("rmsprop", 0.05), ("adam", 0.1)])
+def test_solver_trains_and_prints_like_the_notebook(cs, capsys, tmp_path, update_rule, learning_rate):
+    np.random.seed(0)
+    centers = 3 * np.random.randn(3, 1, 2, 2)
+    y = np.random.randint(3, size=200)
+    X = centers[y] + 0.5 * np.random.randn(200, 1, 2, 2)
+    data = {"X_train": X[:150], "y_train": y[:150], "X_val": X[150:], "y_val": y[150:]}
+    model = _LinearModel(4, 3)
+    solver = cs.solver.Solver(
+        model, data, update_rule=update_rule, optim_config={"learning_rate": learning_rate},
+        num_epochs=3, batch_size=50, print_every=2, checkpoint_name=str(tmp_path / "ck"),
+    )
+    solver.train()
+    lines = capsys.readouterr().out.splitlines()
+    iterations = [line for line in lines if line.startswith("(Iteration")]
+    epochs = [line for line in lines if line.startswith("(Epoch")]
+    assert [line.split(")")[0] for line in iterations] == ["(Iteration 1 / 9", "(Iteration 3 / 9",
+                                                           "(Iteration 5 / 9", "(Iteration 7 / 9",
+                                                           "(Iteration 9 / 9"]
+    assert iterations[0] == f"(Iteration 1 / 9) loss: {solver.loss_history[0]:f}"
+    assert epochs[0] == (f"(Epoch 0 / 3) train acc: {solver.train_acc_history[0]:f}; "
+                         f"val_acc: {solver.val_acc_history[0]:f}")
+    assert len(epochs) == len(solver.val_acc_history) == 4
+    assert solver.val_acc_history[-1] > 0.9
+    assert solver.best_val_acc == max(solver.val_acc_history)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"ck_epoch_{e}.pkl" for e in range(4)]
+    assert solver.check_accuracy(data["X_val"], data["y_val"]) == solver.best_val_acc

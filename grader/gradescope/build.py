@@ -13,8 +13,6 @@ from grader.gradescope import (DATA_SUBDIR, ENV_FILE, GRADING_TIMEOUT_S, STUDENT
 HERE = Path(__file__).resolve().parent
 REPO = release.REPO
 ROOT_SCRIPTS = ("setup.sh", "run_autograder")
-# Instructor tools the autograder does not need.
-GRADER_SKIP = ("_trusted/", "make_starter.py")
 
 
 def env_file(with_cifar, timeout):
@@ -38,7 +36,7 @@ def zip_entries(with_cifar=False, timeout=GRADING_TIMEOUT_S):
     entries["pyproject.toml"] = REPO / "pyproject.toml"
     for rel, path in starter.items():
         entries[f"starter/cs260/{rel}"] = path
-    for rel, path in release.tree_files(REPO / "grader", skip=GRADER_SKIP).items():
+    for rel, path in release.tree_files(REPO / "grader", skip=release.GRADER_SKIP).items():
         entries[f"grader/{rel}"] = path
     for rel, path in release.tree_files(REPO / "fixtures").items():
         entries[f"fixtures/{rel}"] = path

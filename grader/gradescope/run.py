@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import pwd
+import shlex
 import signal
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from grader.gradescope import (DATA_SUBDIR, DEFAULT_ROOT, ENV_FILE, GRADING_TIME
 
 CIFAR_FOLDER = "cifar-10-batches-py"
 RUN_AS_ENV = "AUTOGRADER_RUN_AS"   # overrides the student user (tests: an existing user)
+PYTEST_ARGS_ENV = "AUTOGRADER_PYTEST_ARGS"   # extra pytest arguments (tests, debugging)
 
 
 def read_env_file(path):
@@ -109,8 +111,9 @@ def needs_fallback(code, data):
 
     pytest exits 0 or 1 after a full run; any other status with no tests in the file means it
     stopped before grading (the file, if any, is the provisional one written at the start).
+    Killed by a signal (code < 0), nothing it left is trusted: student code may have written it.
     """
-    if code is None or data is None:
+    if code is None or code < 0 or data is None:
         return True
     return code not in (0, 1) and not data.get("tests")
 
@@ -120,6 +123,8 @@ def fallback_message(code, elapsed, timeout):
     if code is None:
         why = (f"Grading did not finish within {timeout:.0f} s and was stopped. A very slow "
                "function (for example an infinite loop) can cause this")
+    elif code < 0:
+        why = f"The autograder was killed (signal {-code}) before it finished"
     else:
         why = f"The autograder stopped unexpectedly (pytest exit status {code})"
     return (f"{why}. Your submission was not graded, so the score is 0 for now; please tell "
@@ -161,6 +166,7 @@ def main(argv=None):
            "--results-json", str(results), "-p", "no:cacheprovider"]
     if user:
         cmd += ["--run-as", user]
+    cmd += shlex.split(os.environ.get(PYTEST_ARGS_ENV, ""))
     code, elapsed = run_in_group(cmd, source, env, timeout)
 
     if needs_fallback(code, read_results(results)):

@@ -80,8 +80,8 @@ def _conv_geometry(x, w, b, conv_param):
             raise ValueError(f"kernel {axis} {k} does not fit the padded input {axis} {size + 2 * pad}")
         if span % stride:
             raise ValueError(
-                f"output {axis} is not an integer: ({axis} {size} + 2*pad {pad} - kernel {k}) "
-                f"= {span} is not divisible by stride {stride}"
+                f"output {axis} is not an integer: ({axis} + 2*pad - kernel) / stride + 1 = "
+                f"({size} + 2*{pad} - {k}) / {stride} + 1; change pad or stride"
             )
         sizes.append(span // stride + 1)
     return stride, pad, sizes[0], sizes[1]
@@ -100,11 +100,32 @@ def _pool_geometry(x, pool_param):
             raise ValueError(f"pool {axis} {k} is larger than the input {axis} {size}")
         if (size - k) % stride:
             raise ValueError(
-                f"pool windows do not fit the input exactly: ({axis} {size} - pool {k}) "
-                f"= {size - k} is not divisible by stride {stride}"
+                f"pool windows do not fit the input exactly: ({axis} - pool) / stride + 1 = "
+                f"({size} - {k}) / {stride} + 1 is not an integer"
             )
         sizes.append((size - k) // stride + 1)
     return ph, pw, stride, sizes[0], sizes[1]
+
+
+# Images are processed in blocks whose im2col matrix is about this many bytes, so the block is
+# still in cache when the matrix multiply reads it (one big matrix for the whole batch is slower).
+_BLOCK_BYTES = 1 << 20
+
+
+def _column_blocks(x, HH, WW, pad, stride, Ho, Wo, kernels):
+    """Yield (n0, n1, cols) over blocks of images; cols[i] is the im2col matrix of image n0 + i.
+
+    The same buffer is reused for every block: use cols before asking for the next one.
+    """
+    N, C = x.shape[:2]
+    per_image = C * HH * WW * Ho * Wo * x.itemsize
+    block = max(1, min(N, _BLOCK_BYTES // max(per_image, 1)))
+    buffer = np.empty((block, C * HH * WW, Ho * Wo), dtype=x.dtype)
+    for n0 in range(0, N, block):
+        n1 = min(N, n0 + block)
+        cols = buffer[: n1 - n0]
+        kernels.im2col(x[n0:n1], cols, HH, WW, pad, stride)
+        yield n0, n1, cols
 
 
 def conv_forward_fast(x, w, b, conv_param):
@@ -122,31 +143,40 @@ def _conv_forward(x, w, b, conv_param, kernels):
     w = np.ascontiguousarray(w, dtype=dtype)
     b = np.asarray(b, dtype=dtype)
     stride, pad, Ho, Wo = _conv_geometry(x, w, b, conv_param)
-    N, C, H, W = x.shape
+    N = x.shape[0]
     F, _, HH, WW = w.shape
-    cols = np.empty((N, C * HH * WW, Ho * Wo), dtype=dtype)
-    kernels.im2col(x, cols, HH, WW, pad, stride)
-    out = np.matmul(w.reshape(F, -1), cols)  # (N, F, Ho*Wo): one GEMM per image, no transpose
+    w_rows = w.reshape(F, -1)
+    out = np.empty((N, F, Ho * Wo), dtype=dtype)
+    for n0, n1, cols in _column_blocks(x, HH, WW, pad, stride, Ho, Wo, kernels):
+        np.matmul(w_rows, cols, out=out[n0:n1])  # one GEMM per image, written in place
     out += b[:, None]
-    cache = (x.shape, w, (stride, pad, Ho, Wo), cols, kernels)
+    cache = (x, w, (stride, pad, Ho, Wo), kernels)
     return out.reshape(N, F, Ho, Wo), cache
 
 
 def conv_backward_fast(dout, cache):
     """Convolution backward pass: dout (N, F, Ho, Wo) -> (dx, dw, db)."""
-    x_shape, w, (stride, pad, Ho, Wo), cols, kernels = cache
-    N = x_shape[0]
+    x, w, (stride, pad, Ho, Wo), kernels = cache
+    N = x.shape[0]
     F, _, HH, WW = w.shape
     dout = np.asarray(dout)
     if dout.shape != (N, F, Ho, Wo):
         raise ValueError(f"dout has shape {dout.shape}, expected {(N, F, Ho, Wo)}")
-    d = np.ascontiguousarray(dout, dtype=cols.dtype).reshape(N, F, Ho * Wo)
+    d = np.ascontiguousarray(dout, dtype=x.dtype).reshape(N, F, Ho * Wo)
+    w_rows = w.reshape(F, -1)
     db = d.sum(axis=(0, 2))
-    dw = np.matmul(d, cols.transpose(0, 2, 1)).sum(axis=0).reshape(w.shape)
-    dcols = np.matmul(w.reshape(F, -1).T, d)  # (N, C*HH*WW, Ho*Wo)
-    dx = np.empty(x_shape, dtype=cols.dtype)
-    kernels.col2im(dcols, dx, HH, WW, pad, stride)
-    return dx, dw, db
+    dw = np.zeros_like(w_rows)
+    dx = np.empty_like(x)
+    dcols = None
+    # The columns are rebuilt block by block (cheaper than keeping them from the forward pass).
+    for n0, n1, cols in _column_blocks(x, HH, WW, pad, stride, Ho, Wo, kernels):
+        d_block = d[n0:n1]
+        dw += np.matmul(d_block, cols.transpose(0, 2, 1)).sum(axis=0)
+        if dcols is None:
+            dcols = np.empty_like(cols)
+        np.matmul(w_rows.T, d_block, out=dcols[: n1 - n0])
+        kernels.col2im(dcols[: n1 - n0], dx[n0:n1], HH, WW, pad, stride)
+    return dx, dw.reshape(w.shape), db
 
 
 def max_pool_forward_fast(x, pool_param):

@@ -1,8 +1,9 @@
 """Overwrites the grader's results.json with a perfect score: right away at import, from
 conv_forward_naive, and from a detached process that waits for the grader to exit first.
 
-The test fills in RESULTS_GUESS (a student who guessed the path) and MARKER (where the detached
-process reports what it did). conv_forward_naive returns zeros.
+The test fills in RESULTS_GUESS (a student who guessed the path), MARKER (where the detached
+process reports what it did) and DAEMON ("" leaves the detached process out). conv_forward_naive
+returns zeros.
 """
 import json
 import os
@@ -10,6 +11,7 @@ import time
 
 RESULTS_GUESS = "__RESULTS_GUESS__"
 MARKER = "__MARKER__"
+DAEMON = "__DAEMON__"
 _FAKE = {"score": 100.0, "output": "All tests passed", "tests": [
     {"name": "everything", "score": 100.0, "max_score": 100.0, "status": "passed"}]}
 
@@ -47,7 +49,9 @@ def _detach_and_overwrite_later():
         os.setsid()
         if os.fork():
             os._exit(0)
-        log = [f"daemon {os.getpid()} waiting for the grader {grader}"]
+        log = [f"daemon {os.getpid()} waited for the grader {grader}"]
+        with open(MARKER + ".pid", "w") as f:
+            f.write(str(os.getpid()))
         deadline = time.time() + 300
         while time.time() < deadline:
             try:
@@ -71,7 +75,7 @@ _started = []
 
 def conv_forward_naive(x, w, b, conv_param):
     _overwrite([])
-    if not _started:
+    if DAEMON and not _started:
         _started.append(True)
         _detach_and_overwrite_later()
     N, _, H, W = x.shape

@@ -1,0 +1,467 @@
+"""The fast conv / max-pool layers (solution/cs260/fast_layers.py) against independent references.
+
+The references below loop over output positions in float64 and share no code with im2col.
+Every case runs through both kernel sets: the compiled im2col_cython and the numpy fallback
+im2col.py. Subprocess tests load fast_layers the way the grader does (under a private package
+name) to check the extension is used when built and the fallback warns when it is not.
+"""
+import importlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SOLUTION = REPO / "solution" / "cs260"
+
+
+@pytest.fixture(scope="module")
+def cs(load_tree):
+    return load_tree("solution")
+
+
+@pytest.fixture(scope="module")
+def fl(cs):
+    return cs.fast_layers
+
+
+@pytest.fixture(scope="module", params=["cython", "numpy"])
+def kernels(request, cs):
+    """Each kernel module in turn (the fast layers' internal _conv_forward etc. take it)."""
+    name = "im2col_cython" if request.param == "cython" else "im2col"
+    return importlib.import_module(f"{cs.__name__}.{name}")
+
+
+# ---------------------------------------------------------------- references (float64 loops)
+
+def conv_reference(x, w, b, stride, pad):
+    """out[n, f, i, j] = b[f] + sum over c, a, e of w[f, c, a, e] * x_pad[n, c, i*stride + a, j*stride + e]."""
+    x, w, b = (np.asarray(a, dtype=np.float64) for a in (x, w, b))
+    N, C, H, W = x.shape
+    F, _, HH, WW = w.shape
+    Ho, Wo = (H + 2 * pad - HH) // stride + 1, (W + 2 * pad - WW) // stride + 1
+    x_pad = np.zeros((N, C, H + 2 * pad, W + 2 * pad))
+    x_pad[:, :, pad:pad + H, pad:pad + W] = x
+    out = np.empty((N, F, Ho, Wo))
+    for i in range(Ho):
+        for j in range(Wo):
+            field = x_pad[:, :, i * stride:i * stride + HH, j * stride:j * stride + WW]
+            out[:, :, i, j] = np.tensordot(field, w, axes=([1, 2, 3], [1, 2, 3])) + b
+    return out
+
+
+def conv_reference_backward(dout, x, w, stride, pad):
+    """Gradients of sum(out * dout) for conv_reference, by the same position loop."""
+    dout, x, w = (np.asarray(a, dtype=np.float64) for a in (dout, x, w))
+    N, C, H, W = x.shape
+    _, _, HH, WW = w.shape
+    x_pad = np.zeros((N, C, H + 2 * pad, W + 2 * pad))
+    x_pad[:, :, pad:pad + H, pad:pad + W] = x
+    dx_pad = np.zeros_like(x_pad)
+    dw = np.zeros_like(w)
+    for i in range(dout.shape[2]):
+        for j in range(dout.shape[3]):
+            rows = slice(i * stride, i * stride + HH)
+            cols = slice(j * stride, j * stride + WW)
+            g = dout[:, :, i, j]
+            dx_pad[:, :, rows, cols] += np.tensordot(g, w, axes=(1, 0))
+            dw += np.tensordot(g, x_pad[:, :, rows, cols], axes=(0, 0))
+    return dx_pad[:, :, pad:pad + H, pad:pad + W], dw, dout.sum(axis=(0, 2, 3))
+
+
+def pool_reference(x, ph, pw, stride):
+    """(out, first): window maxima and the (row, col) of each window's first maximum (row-major)."""
+    x = np.asarray(x, dtype=np.float64)
+    N, C, H, W = x.shape
+    Ho, Wo = (H - ph) // stride + 1, (W - pw) // stride + 1
+    out = np.empty((N, C, Ho, Wo))
+    first = np.empty((N, C, Ho, Wo, 2), dtype=int)
+    for n in range(N):
+        for c in range(C):
+            for i in range(Ho):
+                for j in range(Wo):
+                    window = x[n, c, i * stride:i * stride + ph, j * stride:j * stride + pw]
+                    k = int(np.argmax(window))  # np.argmax returns the first occurrence
+                    out[n, c, i, j] = window.flat[k]
+                    first[n, c, i, j] = (i * stride + k // pw, j * stride + k % pw)
+    return out, first
+
+
+def pool_reference_backward(dout, x_shape, first):
+    dx = np.zeros(x_shape)
+    for (n, c, i, j), g in np.ndenumerate(np.asarray(dout, dtype=np.float64)):
+        h, w = first[n, c, i, j]
+        dx[n, c, h, w] += g
+    return dx
+
+
+def assert_close(actual, expected, dtype, what=""):
+    """Tight for float64, loose (float32 round-off) for float32; scaled by the largest entry."""
+    assert actual.dtype == dtype, f"{what}: dtype {actual.dtype}, expected {dtype}"
+    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} vs {expected.shape}"
+    tol = 1e-10 if dtype == np.float64 else 2e-5
+    scale = max(1.0, float(np.max(np.abs(expected), initial=0.0)))
+    np.testing.assert_allclose(actual, expected, rtol=tol, atol=tol * scale, err_msg=what)
+
+
+# ---------------------------------------------------------------- convolution
+
+# (x shape, w shape, stride, pad): notebook cases and odd geometries.
+CONV_CASES = [
+    ((2, 3, 4, 4), (3, 3, 4, 4), 2, 1),      # the notebook's conv_forward_naive check
+    ((4, 3, 5, 5), (2, 3, 3, 3), 1, 1),      # the notebook's conv_backward_naive check
+    ((1, 1, 5, 5), (1, 1, 3, 3), 1, 0),      # batch 1, single channel
+    ((2, 2, 7, 9), (3, 2, 3, 5), 2, 2),      # non-square kernel and input
+    ((1, 2, 10, 12), (3, 2, 3, 2), 3, 1),    # stride 3, even kernel width
+    ((3, 4, 6, 5), (2, 4, 1, 1), 1, 0),      # 1x1 kernel
+    ((2, 1, 4, 4), (2, 1, 1, 1), 1, 2),      # pad beyond the kernel: border outputs are just b
+    ((2, 3, 8, 8), (4, 3, 2, 2), 3, 0),      # stride > kernel: some inputs get no gradient
+    ((2, 2, 3, 5), (3, 2, 5, 7), 1, 1),      # kernel fills the padded input: 1x1 output
+    ((2, 3, 11, 7), (5, 3, 3, 3), 2, 0),     # tall input, stride 2, no pad
+]
+
+
+def _conv_id(case):
+    xs, ws, s, p = case
+    return f"x{'x'.join(map(str, xs))}-w{'x'.join(map(str, ws))}-s{s}-p{p}"
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("case", CONV_CASES, ids=_conv_id)
+def test_conv_matches_reference(fl, kernels, case, dtype):
+    xs, ws, stride, pad = case
+    rng = np.random.default_rng(abs(hash(case)) % 2**32)
+    x, w, b = (rng.standard_normal(s).astype(dtype) for s in (xs, ws, ws[:1]))
+    out, cache = fl._conv_forward(x, w, b, {"stride": stride, "pad": pad}, kernels)
+    assert_close(out, conv_reference(x, w, b, stride, pad), dtype, "out")
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    dx, dw, db = fl.conv_backward_fast(dout, cache)
+    for got, want, name in zip((dx, dw, db), conv_reference_backward(dout, x, w, stride, pad), "xwb"):
+        assert_close(got, want, dtype, f"d{name}")
+
+
+@pytest.mark.parametrize("block_bytes", [1, 3000], ids=["one-image-blocks", "ragged-blocks"])
+def test_conv_blocks(fl, kernels, monkeypatch, block_bytes):
+    """Batches split into several blocks (including a shorter last one) give the same results."""
+    rng = np.random.default_rng(5)
+    x, w, b = rng.standard_normal((7, 2, 6, 6)), rng.standard_normal((3, 2, 3, 3)), rng.standard_normal(3)
+    monkeypatch.setattr(fl, "_BLOCK_BYTES", block_bytes)  # 3000 bytes: blocks of 2 images here
+    out, cache = fl._conv_forward(x, w, b, {"stride": 1, "pad": 1}, kernels)
+    assert_close(out, conv_reference(x, w, b, 1, 1), np.float64, "out")
+    dout = rng.standard_normal(out.shape)
+    for got, want in zip(fl.conv_backward_fast(dout, cache), conv_reference_backward(dout, x, w, 1, 1)):
+        assert_close(got, want, np.float64)
+
+
+NOTEBOOK_CONV = [
+    ((100, 3, 31, 31), (25, 3, 3, 3), 2, 1),   # the notebook's fast-layer timing cell
+    ((50, 3, 32, 32), (32, 3, 7, 7), 1, 3),    # ThreeLayerConvNet's conv layer on a CIFAR batch
+]
+
+
+@pytest.mark.parametrize("case", NOTEBOOK_CONV, ids=_conv_id)
+def test_conv_notebook_shapes(fl, cs, case):
+    xs, ws, stride, pad = case
+    r = np.random.RandomState(260)
+    x, w, b = r.randn(*xs), r.randn(*ws), r.randn(ws[0])
+    conv_param = {"stride": stride, "pad": pad}
+    out, cache = fl.conv_forward_fast(x, w, b, conv_param)
+    dout = r.randn(*out.shape)
+    grads = fl.conv_backward_fast(dout, cache)
+    assert_close(out, conv_reference(x, w, b, stride, pad), np.float64, "out")
+    for got, want in zip(grads, conv_reference_backward(dout, x, w, stride, pad)):
+        assert_close(got, want, np.float64)
+    # The solution's naive layer agrees too (as the notebook's cell checks).
+    out_naive, cache_naive = cs.layers.conv_forward_naive(x, w, b, conv_param)
+    assert_close(out, out_naive, np.float64, "out vs naive")
+    for got, want in zip(grads, cs.layers.conv_backward_naive(dout, cache_naive)):
+        assert_close(got, want, np.float64, "grad vs naive")
+
+
+def test_conv_backward_numeric_gradient(fl):
+    """Analytic gradients match centered differences of the fast forward pass itself."""
+    rng = np.random.default_rng(11)
+    x, w, b = rng.standard_normal((2, 2, 5, 4)), rng.standard_normal((3, 2, 3, 2)), rng.standard_normal(3)
+    conv_param = {"stride": 2, "pad": 1}
+    out, cache = fl.conv_forward_fast(x, w, b, conv_param)
+    dout = rng.standard_normal(out.shape)
+    analytic = fl.conv_backward_fast(dout, cache)
+    for arr, grad in zip((x, w, b), analytic):
+        numeric = np.zeros_like(arr)
+        for ix in np.ndindex(arr.shape):
+            old = arr[ix]
+            arr[ix] = old + 1e-6
+            plus = np.sum(fl.conv_forward_fast(x, w, b, conv_param)[0] * dout)
+            arr[ix] = old - 1e-6
+            minus = np.sum(fl.conv_forward_fast(x, w, b, conv_param)[0] * dout)
+            arr[ix] = old
+            numeric[ix] = (plus - minus) / 2e-6
+        np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-7)
+
+
+def test_conv_dtypes(fl):
+    rng = np.random.default_rng(3)
+    x, w, b = rng.standard_normal((2, 3, 6, 6)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
+    cp = {"stride": 1, "pad": 1}
+    f32 = [a.astype(np.float32) for a in (x, w, b)]
+    out, cache = fl.conv_forward_fast(*f32, cp)
+    assert out.dtype == np.float32
+    assert all(g.dtype == np.float32 for g in fl.conv_backward_fast(np.ones(out.shape), cache))
+    # float32 data with float64 weights promote like numpy does; integers compute in float64.
+    assert fl.conv_forward_fast(f32[0], w, b, cp)[0].dtype == np.float64
+    xi = rng.integers(-3, 4, size=x.shape)
+    out_i = fl.conv_forward_fast(xi, w, b, cp)[0]
+    assert out_i.dtype == np.float64
+    assert_close(out_i, conv_reference(xi, w, b, 1, 1), np.float64)
+
+
+def test_conv_accepts_views_and_readonly(fl):
+    rng = np.random.default_rng(4)
+    big = rng.standard_normal((3, 4, 10, 12))
+    x = big[::-1, 1:, ::2, ::-2]          # non-contiguous, negative strides
+    w = rng.standard_normal((2, 3, 3, 3))
+    b = rng.standard_normal(2)
+    for a in (big, w, b):
+        a.setflags(write=False)
+    out, cache = fl.conv_forward_fast(x, w, b, {"stride": 1, "pad": 0})
+    assert_close(out, conv_reference(x, w, b, 1, 0), np.float64)
+    dout = np.ones(out.shape)
+    dout.setflags(write=False)
+    for got, want in zip(fl.conv_backward_fast(dout, cache), conv_reference_backward(dout, x, w, 1, 0)):
+        assert_close(got, want, np.float64)
+
+
+@pytest.mark.parametrize("xs, ws, conv_param, message", [
+    ((1, 3, 5, 5), (2, 3, 2, 2), {"stride": 2, "pad": 0}, "not an integer"),
+    ((1, 3, 4, 4), (2, 3, 7, 7), {"stride": 1, "pad": 1}, "does not fit"),
+    ((1, 3, 5, 5), (2, 2, 3, 3), {"stride": 1, "pad": 1}, "channels"),
+    ((1, 3, 5, 5), (2, 3, 3, 3), {"stride": 0, "pad": 1}, "stride"),
+    ((1, 3, 5, 5), (2, 3, 3, 3), {"stride": 1, "pad": -1}, "pad"),
+    ((1, 3, 5, 5), (2, 3, 3, 3), {"stride": 1.5, "pad": 1}, "integer"),
+    ((1, 3, 5, 5), (2, 3, 3, 3), {"stride": 1}, "missing 'pad'"),
+    ((3, 5, 5), (2, 3, 3, 3), {"stride": 1, "pad": 1}, "4-D"),
+])
+def test_conv_rejects_bad_geometry(fl, xs, ws, conv_param, message):
+    with pytest.raises(ValueError, match=message):
+        fl.conv_forward_fast(np.zeros(xs), np.zeros(ws), np.zeros(ws[0]), conv_param)
+
+
+def test_conv_rejects_bad_bias_and_dout(fl):
+    x, w = np.zeros((1, 3, 5, 5)), np.zeros((2, 3, 3, 3))
+    with pytest.raises(ValueError, match="b must have shape"):
+        fl.conv_forward_fast(x, w, np.zeros(3), {"stride": 1, "pad": 1})
+    _, cache = fl.conv_forward_fast(x, w, np.zeros(2), {"stride": 1, "pad": 1})
+    with pytest.raises(ValueError, match="dout has shape"):
+        fl.conv_backward_fast(np.zeros((1, 2, 4, 5)), cache)
+
+
+# ---------------------------------------------------------------- max pooling
+
+# (x shape, pool_height, pool_width, stride)
+POOL_CASES = [
+    ((2, 3, 4, 4), 2, 2, 2),      # the notebook's max_pool_forward_naive check (tiles)
+    ((3, 2, 8, 8), 2, 2, 2),      # the notebook's backward check shape (tiles)
+    ((2, 2, 9, 6), 3, 3, 3),      # 3x3 tiles, non-square input
+    ((2, 2, 7, 7), 3, 3, 2),      # overlapping windows, 7 not a multiple of 3
+    ((1, 3, 5, 6), 2, 2, 1),      # stride 1: every inner element is in four windows
+    ((2, 2, 6, 9), 2, 3, 1),      # rectangular, overlapping
+    ((2, 2, 6, 9), 2, 3, 2),      # rectangular window, square stride (width overlaps)
+    ((2, 2, 6, 8), 3, 2, 3),      # rectangular, gaps between windows in the width
+    ((1, 1, 4, 7), 2, 3, 2),      # stride == height != width
+    ((2, 2, 5, 5), 1, 1, 2),      # 1x1 windows with gaps
+    ((2, 1, 4, 4), 4, 4, 1),      # one window covers the whole input
+]
+
+
+def _pool_id(case):
+    xs, ph, pw, s = case
+    return f"x{'x'.join(map(str, xs))}-{ph}x{pw}-s{s}"
+
+
+def _pool_check(fl, kernels, x, ph, pw, stride, dout_seed=0):
+    pool_param = {"pool_height": ph, "pool_width": pw, "stride": stride}
+    out, cache = fl._max_pool_forward(x, pool_param, kernels)
+    want, first = pool_reference(x, ph, pw, stride)
+    assert_close(out, want, x.dtype, "out")
+    dout = np.random.default_rng(dout_seed).standard_normal(out.shape).astype(x.dtype)
+    dx = fl.max_pool_backward_fast(dout, cache)
+    assert_close(dx, pool_reference_backward(dout, x.shape, first), x.dtype, "dx")
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("case", POOL_CASES, ids=_pool_id)
+def test_pool_matches_reference(fl, kernels, case, dtype):
+    xs, ph, pw, stride = case
+    x = np.random.default_rng(abs(hash(case)) % 2**32).standard_normal(xs).astype(dtype)
+    _pool_check(fl, kernels, x, ph, pw, stride)
+
+
+@pytest.mark.parametrize("case", POOL_CASES, ids=_pool_id)
+def test_pool_ties_go_to_first_max(fl, kernels, case):
+    """With ties, the gradient goes to the first maximum in row-major order, summed over windows."""
+    xs, ph, pw, stride = case
+    rng = np.random.default_rng(1)
+    _pool_check(fl, kernels, rng.integers(0, 3, size=xs).astype(np.float64), ph, pw, stride)
+    _pool_check(fl, kernels, np.zeros(xs, dtype=np.float32), ph, pw, stride)
+
+
+def test_pool_constant_input_overlapping(fl, kernels):
+    """All ties: each window's gradient lands on its top-left element, adding up where shared."""
+    x = np.ones((1, 1, 3, 3))
+    out, cache = fl._max_pool_forward(x, {"pool_height": 2, "pool_width": 2, "stride": 1}, kernels)
+    dx = fl.max_pool_backward_fast(np.array([[[[1.0, 2.0], [3.0, 4.0]]]]), cache)
+    np.testing.assert_array_equal(dx[0, 0], [[1, 2, 0], [3, 4, 0], [0, 0, 0]])
+
+
+def test_pool_notebook_shape(fl, cs):
+    r = np.random.RandomState(260)
+    x, dout = r.randn(100, 3, 32, 32), r.randn(100, 3, 16, 16)
+    pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}
+    out, cache = fl.max_pool_forward_fast(x, pool_param)
+    dx = fl.max_pool_backward_fast(dout, cache)
+    want, first = pool_reference(x, 2, 2, 2)
+    assert_close(out, want, np.float64)
+    assert_close(dx, pool_reference_backward(dout, x.shape, first), np.float64)
+    out_naive, cache_naive = cs.layers.max_pool_forward_naive(x, pool_param)
+    np.testing.assert_array_equal(out, out_naive)
+    np.testing.assert_array_equal(dx, cs.layers.max_pool_backward_naive(dout, cache_naive))
+
+
+def test_pool_dtypes(fl):
+    x = np.random.default_rng(2).standard_normal((2, 2, 4, 4))
+    pp = {"pool_height": 2, "pool_width": 2, "stride": 2}
+    out, cache = fl.max_pool_forward_fast(x.astype(np.float32), pp)
+    assert out.dtype == np.float32
+    assert fl.max_pool_backward_fast(np.ones(out.shape), cache).dtype == np.float32
+    out_i, _ = fl.max_pool_forward_fast(np.arange(32).reshape(1, 2, 4, 4), pp)
+    assert out_i.dtype == np.float64
+    np.testing.assert_array_equal(out_i[0, 0], [[5, 7], [13, 15]])
+
+
+@pytest.mark.parametrize("xs, pool_param, message", [
+    ((1, 1, 5, 5), {"pool_height": 2, "pool_width": 2, "stride": 2}, "not an integer"),
+    ((1, 1, 4, 4), {"pool_height": 5, "pool_width": 2, "stride": 1}, "larger than the input"),
+    ((1, 1, 4, 4), {"pool_height": 2, "pool_width": 2, "stride": 0}, "stride"),
+    ((1, 1, 4, 4), {"pool_height": 2, "stride": 2}, "missing 'pool_width'"),
+    ((1, 4, 4), {"pool_height": 2, "pool_width": 2, "stride": 2}, "4-D"),
+])
+def test_pool_rejects_bad_geometry(fl, xs, pool_param, message):
+    with pytest.raises(ValueError, match=message):
+        fl.max_pool_forward_fast(np.zeros(xs), pool_param)
+
+
+def test_pool_rejects_bad_dout(fl):
+    _, cache = fl.max_pool_forward_fast(np.zeros((1, 1, 4, 4)), {"pool_height": 2, "pool_width": 2, "stride": 2})
+    with pytest.raises(ValueError, match="dout has shape"):
+        fl.max_pool_backward_fast(np.zeros((1, 1, 3, 2)), cache)
+
+
+# ---------------------------------------------------------------- the kernels themselves
+
+def test_extension_is_built(fl):
+    assert fl.BACKEND == "cython", "im2col_cython is not built: run `pip install -e .` from the repo root"
+
+
+@pytest.mark.parametrize("case", CONV_CASES, ids=_conv_id)
+def test_kernels_agree_and_col2im_is_adjoint(cs, case):
+    xs, ws, stride, pad = case
+    cy = importlib.import_module(f"{cs.__name__}.im2col_cython")
+    py = importlib.import_module(f"{cs.__name__}.im2col")
+    _, C, H, W = xs
+    _, _, HH, WW = ws
+    Ho, Wo = (H + 2 * pad - HH) // stride + 1, (W + 2 * pad - WW) // stride + 1
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal(xs)
+    cols_shape = (xs[0], C * HH * WW, Ho * Wo)
+    cols_cy, cols_py = np.full(cols_shape, np.nan), np.full(cols_shape, np.nan)
+    cy.im2col(x, cols_cy, HH, WW, pad, stride)
+    py.im2col(x, cols_py, HH, WW, pad, stride)
+    np.testing.assert_array_equal(cols_cy, cols_py)  # pure copies: bit-identical
+    y = rng.standard_normal(cols_shape)
+    dx_cy, dx_py = np.full(xs, np.nan), np.full(xs, np.nan)
+    cy.col2im(y, dx_cy, HH, WW, pad, stride)
+    py.col2im(y, dx_py, HH, WW, pad, stride)
+    np.testing.assert_allclose(dx_cy, dx_py, rtol=1e-12, atol=1e-12)
+    # <im2col(x), y> == <x, col2im(y)>: col2im is exactly the transpose of im2col.
+    np.testing.assert_allclose(np.vdot(cols_cy, y), np.vdot(x, dx_cy), rtol=1e-10)
+
+
+def test_kernels_reject_wrong_buffer_shape(cs):
+    for name in ("im2col_cython", "im2col"):
+        k = importlib.import_module(f"{cs.__name__}.{name}")
+        with pytest.raises(ValueError, match="cols has shape"):
+            k.im2col(np.zeros((1, 2, 4, 4)), np.zeros((1, 18, 15)), 3, 3, 1, 1)
+        with pytest.raises(ValueError, match="cols has shape"):
+            k.col2im(np.zeros((1, 18, 15)), np.zeros((1, 2, 4, 4)), 3, 3, 1, 1)
+
+
+# ---------------------------------------------------------------- loading as the grader does
+
+LOADER = textwrap.dedent("""
+    import json, sys, warnings
+    import numpy as np
+    warnings.simplefilter("always")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        from grader import trusted
+        fl = trusted.load("fast_layers", root=sys.argv[1])
+        trusted.load("fast_layers", root=sys.argv[1])  # a second import must not warn again
+        r = np.random.RandomState(0)
+        x, w, b, dout = r.randn(2, 3, 7, 6), r.randn(4, 3, 3, 2), r.randn(4), r.randn(2, 4, 4, 4)
+        out, cache = fl.conv_forward_fast(x, w, b, {"stride": 2, "pad": 1})
+        dx, dw, db = fl.conv_backward_fast(dout, cache)
+        p, pcache = fl.max_pool_forward_fast(x, {"pool_height": 3, "pool_width": 2, "stride": 2})
+        dp = fl.max_pool_backward_fast(np.ones(p.shape), pcache)
+    print(json.dumps({"backend": fl.BACKEND, "kernels": fl._kernels.__name__,
+                      "warnings": [f"{w.category.__name__}: {w.message}" for w in caught],
+                      "results": [a.tolist() for a in (out, dx, dw, db, p, dp)]}))
+""")
+
+
+def _load_in_subprocess(root, **env):
+    environ = {k: v for k, v in os.environ.items() if k != "CS260_NO_CYTHON"}
+    environ.update(env)
+    proc = subprocess.run([sys.executable, "-c", LOADER, str(root)], cwd=REPO, env=environ,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    r = np.random.RandomState(0)
+    x, w, b, dout = r.randn(2, 3, 7, 6), r.randn(4, 3, 3, 2), r.randn(4), r.randn(2, 4, 4, 4)
+    p, first = pool_reference(x, 3, 2, 2)
+    expected = [conv_reference(x, w, b, 2, 1), *conv_reference_backward(dout, x, w, 2, 1),
+                p, pool_reference_backward(np.ones(p.shape), x.shape, first)]
+    for got, want in zip(report["results"], expected):
+        assert_close(np.array(got), want, np.float64)
+    return report
+
+
+def test_grader_style_load_uses_extension_without_warning():
+    report = _load_in_subprocess(SOLUTION)
+    assert report["backend"] == "cython"
+    assert report["kernels"] == "_cs260_trusted.im2col_cython"
+    assert report["warnings"] == []
+
+
+def test_env_var_forces_numpy_fallback_with_one_warning():
+    report = _load_in_subprocess(SOLUTION, CS260_NO_CYTHON="1")
+    assert report["backend"] == "numpy"
+    assert len(report["warnings"]) == 1, report["warnings"]
+    assert report["warnings"][0].startswith("RuntimeWarning:")
+    assert "CS260_NO_CYTHON" in report["warnings"][0]
+    assert "pip install -e ." in report["warnings"][0]
+
+
+def test_missing_extension_falls_back_with_one_warning(tmp_path):
+    for name in ("fast_layers.py", "im2col.py"):
+        shutil.copy(SOLUTION / name, tmp_path / name)
+    report = _load_in_subprocess(tmp_path)
+    assert report["backend"] == "numpy"
+    assert len(report["warnings"]) == 1, report["warnings"]
+    assert "ImportError" in report["warnings"][0] or "ModuleNotFoundError" in report["warnings"][0]
+    assert "pip install -e ." in report["warnings"][0]

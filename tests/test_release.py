@@ -1,0 +1,189 @@
+"""The student release end to end: build it, unpack it in a temporary folder, install it in a
+fresh venv with the two commands of its README (the venv sees this interpreter's packages, so
+nothing is downloaded, but the Cython extension is compiled), run `pytest grader` on the
+untouched starter (0 points, clear messages) and with the solution's two files (every check that
+runs passes), and prove the bundle holds no solution code and no hidden fixture.
+"""
+import json
+import os
+import re
+import site
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from grader import config, release
+from grading import validate_results
+
+REPO = Path(__file__).resolve().parents[1]
+SOLUTION = REPO / "solution" / "cs260"
+HIDDEN = REPO / "fixtures" / "hidden"
+
+
+@pytest.fixture(scope="module")
+def bundle_zip(tmp_path_factory):
+    return release.build_release(tmp_path_factory.mktemp("release") / "cs260_homework.zip")
+
+
+@pytest.fixture(scope="module")
+def files(bundle_zip):
+    return release.read_bundle(bundle_zip)
+
+
+def readme_blocks(readme):
+    """The fenced code blocks of the README, as lists of command lines."""
+    return [[line for line in block.splitlines() if line.strip()]
+            for block in re.findall(r"^```\n(.*?)^```", readme, flags=re.M | re.S)]
+
+
+@pytest.fixture(scope="module")
+def installed(bundle_zip, tmp_path_factory):
+    """(bundle folder, env): unpacked and installed by the README's commands in a new venv."""
+    work = tmp_path_factory.mktemp("student")
+    with zipfile.ZipFile(bundle_zip) as zf:
+        zf.extractall(work)
+    folder = work / release.BUNDLE_FOLDER
+    venv = work / "venv"
+    # --without-pip: pip too comes from this interpreter's packages (ensurepip is slow).
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True,
+                   timeout=300)
+    # Reuse this interpreter's packages (numpy, Cython, pytest...) instead of downloading them.
+    purelib = subprocess.run([str(venv / "bin" / "python"), "-c",
+                              "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    parents = [p for p in site.getsitepackages() + [site.getusersitepackages()] if Path(p).is_dir()]
+    Path(purelib, "_parent_packages.pth").write_text("\n".join(parents) + "\n")
+    # pip would have installed pytest's console script into the venv; it found pytest already there
+    script = venv / "bin" / "pytest"
+    script.write_text(f"#!{venv / 'bin' / 'python'}\nimport sys\nfrom pytest import console_main\n"
+                      "sys.exit(console_main())\n")
+    script.chmod(0o755)
+    env = dict(os.environ, PATH=f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}",
+               VIRTUAL_ENV=str(venv), PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1",
+               CFLAGS="-O0")  # compiles all the same, faster
+    env.pop("PYTHONPATH", None)
+    env.pop("CS260_TRUSTED_STARTER", None)
+    install = readme_blocks((folder / "README.md").read_text())[0]
+    assert len(install) == 2, install
+    for command in install:
+        proc = subprocess.run(command, shell=True, cwd=folder, env=env, capture_output=True,
+                              text=True, timeout=600)
+        assert proc.returncode == 0, f"{command}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return folder, env
+
+
+def student_grade(folder, env, results):
+    """The README's grading command, run in the bundle; (results.json, stdout)."""
+    command = readme_blocks((folder / "README.md").read_text())[1]
+    assert command == ["pytest grader"]
+    proc = subprocess.run(f"{command[0]} -p no:cacheprovider --results-json {results}", shell=True,
+                          cwd=folder, env=env, capture_output=True, text=True, timeout=900)
+    data = json.loads(Path(results).read_text())
+    validate_results(data)
+    return data, proc.stdout
+
+
+def test_layout(files):
+    for need in ("README.md", "requirements.txt", "setup.py", "pyproject.toml",
+                 "ConvolutionalNetworks.ipynb", "cs260/layers.py", "cs260/classifiers/cnn.py",
+                 "cs260/im2col_cython.pyx", "cs260/datasets/get_datasets.sh",
+                 f"{release.TRUSTED_IN_BUNDLE}/layers.py",
+                 f"{release.TRUSTED_IN_BUNDLE}/im2col_cython.pyx", "grader/conftest.py",
+                 "grader/plugin.py", "grader/trusted.py"):
+        assert need in files, need
+    assert any(n.startswith("fixtures/public/") for n in files)
+    assert not any(n.startswith(("solution/", "starter/", "tests/")) for n in files)
+    assert not any(n.endswith((".so", ".pyc", ".c")) for n in files)
+    # the student's cs260 and the grader's trusted copy are both the starter
+    for rel, path in release.tree_files(REPO / "starter" / "cs260").items():
+        assert files[f"cs260/{rel}"] == path.read_bytes() == files[
+            f"{release.TRUSTED_IN_BUNDLE}/{rel}"]
+
+
+def test_no_hidden_fixture(files):
+    hidden = {p.name: p.read_bytes() for p in HIDDEN.rglob("*") if p.is_file()}
+    assert hidden
+    for rel, data in files.items():
+        assert "hidden/" not in rel, rel
+        assert Path(rel).name not in hidden or data != hidden[Path(rel).name], rel
+        assert data not in hidden.values(), rel
+
+
+def test_no_solution_code(files):
+    """No solution marker, and none of the solution blocks' distinctive lines (those that occur
+    nowhere in the starter) in any file, notebook included."""
+    starter_text = "\n".join(p.read_text() for p in (REPO / "starter" / "cs260").rglob("*.py"))
+    distinctive = {line.strip() for blocks in release.solution_blocks().values()
+                   for block in blocks for line in block
+                   if len(line.strip()) >= 30 and line.strip() not in starter_text
+                   and not line.strip().startswith("#")}
+    assert len(distinctive) > 20
+    for rel, data in files.items():
+        text = data.decode("utf-8", "replace")
+        assert not re.search(r"^\s*### BEGIN SOLUTION\s*$", text, flags=re.M), rel
+        if rel.endswith(".ipynb"):
+            text = "\n".join("".join(c["source"]) for c in json.loads(text)["cells"])
+        leaked = distinctive & {line.strip() for line in text.splitlines()}
+        assert not leaked, f"{rel}: {sorted(leaked)[:3]}"
+
+
+def test_leak_check_catches_solution_code():
+    assert release.find_solution_leaks({"cs260/layers.py": (SOLUTION / "layers.py").read_bytes()})
+    unmarked = re.sub(r"### (BEGIN|END) SOLUTION", "", (SOLUTION / "layers.py").read_text())
+    problems = release.find_solution_leaks({"x/y.py": unmarked.encode()})
+    assert problems and "holds solution code" in problems[0]
+    assert not release.find_solution_leaks(
+        {"cs260/layers.py": (REPO / "starter" / "cs260" / "layers.py").read_bytes()})
+
+
+def test_release_into_folder_and_images(tmp_path):
+    images = tmp_path / "imgs"
+    images.mkdir()
+    (images / "kitten.jpg").write_bytes(b"not really a jpeg")
+    out = release.build_release(tmp_path / "rel", images_dir=images)
+    assert (out / "cs260" / "notebook_images" / "kitten.jpg").read_bytes() == b"not really a jpeg"
+    assert (out / "README.md").is_file() and not (out / "cs260" / "notebook_images" / "puppy.jpg").exists()
+    with pytest.raises(FileExistsError):
+        release.build_release(tmp_path / "rel")
+
+
+def test_installed_extension(installed):
+    folder, env = installed
+    assert list((folder / "cs260").glob("im2col_cython*.so"))
+    assert list((folder / release.TRUSTED_IN_BUNDLE).glob("im2col_cython*.so"))
+
+
+def test_starter_scores_zero_with_messages(installed, tmp_path):
+    folder, env = installed
+    results, out = student_grade(folder, env, tmp_path / "r.json")
+    assert results["tests"] and results["score"] == 0
+    assert all(t["score"] == 0 for t in results["tests"])
+    assert "not implemented" in out
+    failed = [t for t in results["tests"] if t.get("status") == "failed"]
+    assert failed and all(t.get("output", "").strip() for t in failed)
+
+
+def test_solution_files_score_everything_that_runs(installed, tmp_path):
+    folder, env = installed
+    student = folder.parent / "student_copy"
+    subprocess.run(["cp", "-a", str(folder), str(student)], check=True)
+    (student / "cs260" / "layers.py").write_bytes((SOLUTION / "layers.py").read_bytes())
+    (student / "cs260" / "classifiers" / "cnn.py").write_bytes(
+        (SOLUTION / "classifiers" / "cnn.py").read_bytes())
+    results, out = student_grade(student, env, tmp_path / "r.json")
+    failed = [t["name"] for t in results["tests"] if t.get("status") == "failed"]
+    assert not failed, failed
+    possible = sum(t["max_score"] for t in results["tests"])
+    assert results["score"] == pytest.approx(possible, abs=0.01) and possible > 0
+    # Out of 100: what is not counted here are the hidden checks (their cases are not in the
+    # release) and the CIFAR-10 checks skipped without the data.
+    hidden = sum(points for key, (_, points) in config.CHECKS.items() if key.endswith(".hidden"))
+    skipped = re.search(r"([\d.]+) points skipped", out)
+    skipped = float(skipped.group(1)) if skipped else 0.0
+    assert possible + hidden + skipped == pytest.approx(100, abs=0.01)
+    assert skipped == 0 or "CIFAR-10 not found" in out
+    # the compiled extension is what the grader's trusted copy and the student's code use
+    assert "im2col_cython is not available" not in out
