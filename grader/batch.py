@@ -4,16 +4,15 @@ DIR holds one submission per student: a subfolder or a .zip each, as Gradescope'
 Submissions" delivers them (submission_<id>/ folders next to submission_metadata.yml, whose
 names and emails go into the gradebook). Every submission is graded by its own
 `python -m pytest grader` process, with a wall-clock limit, several at a time (--jobs). For each
-student OUTDIR/<student>/ gets results.json and log.txt; OUTDIR/gradebook.csv has one row per
-student and one column per check. Submissions already graded are skipped unless --force; one
-that breaks its grading run (a crash, a time-out) gets a zero results.json and an error.txt
-and is retried on the next run; the batch always goes on.
+student OUTDIR/<student>/ gets results.json, log.txt and status.txt; OUTDIR/gradebook.csv has
+one row per student and one column per check. Submissions already graded are skipped unless
+--force. At the time limit a run is stopped and scored on the checks that ran ("partial"); one
+that leaves no results (a crash) gets a zero results.json and an "error:" status and is retried
+on the next run. The batch always goes on.
 """
 import csv
-import json
 import os
 import re
-import subprocess
 import sys
 import threading
 import time
@@ -29,7 +28,8 @@ METADATA = "submission_metadata.yml"
 GRADEBOOK = "gradebook.csv"
 RESULTS = "results.json"
 LOG = "log.txt"
-ERROR = "error.txt"
+STATUS = "status.txt"
+ERROR = "error:"          # status lines of submissions that were not graded start with this
 BAR_WIDTH = 30
 # The grading process itself gets one BLAS thread: parallelism comes from --jobs.
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -82,16 +82,27 @@ def read_metadata(folder):
     return people
 
 
+def read_status(student_dir):
+    """The status line a previous run left ("" if none)."""
+    try:
+        return (Path(student_dir) / STATUS).read_text().strip()
+    except OSError:
+        return ""
+
+
 def is_done(student_dir):
-    """True if a previous run graded this submission (results.json and no error.txt)."""
-    return (student_dir / RESULTS).is_file() and not (student_dir / ERROR).exists()
+    """True if a previous run graded this submission (results.json, status not an error)."""
+    status = read_status(student_dir)
+    return (student_dir / RESULTS).is_file() and bool(status) and not status.startswith(ERROR)
 
 
 def grade_one(path, student_dir, timeout, pytest_args=(), run_as=None):
-    """Grade one submission into student_dir; returns "" or a one-line error."""
+    """Grade one submission into student_dir; returns its status line: "graded",
+    "partial: ..." (stopped at the time limit, the checks that ran are scored) or
+    "error: ..." (no usable results: a zero results.json is written instead)."""
     student_dir.mkdir(parents=True, exist_ok=True)
     results = student_dir / RESULTS
-    for old in (results, student_dir / ERROR):
+    for old in (results, student_dir / STATUS):
         if old.exists():
             old.unlink()
     cmd = [sys.executable, "-m", "pytest", "grader", "--submission", str(Path(path).resolve()),
@@ -100,14 +111,18 @@ def grade_one(path, student_dir, timeout, pytest_args=(), run_as=None):
         cmd += ["--run-as", run_as]
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", **{v: "1" for v in THREAD_VARS})
     with open(student_dir / LOG, "wb") as log:
-        code, elapsed = run_in_group(cmd, REPO, env, timeout, stdout=log)
-    if not needs_fallback(code, read_results(results)):
-        return ""
-    error = (f"grading did not finish within {timeout:.0f} s" if code is None
-             else f"pytest exited with status {code} without results")
-    report.write_json_atomic(results, report.fallback_json(0, f"Not graded: {error}.", elapsed))
-    (student_dir / ERROR).write_text(error + f"; see {LOG}\n")
-    return error
+        code, elapsed, timed_out = run_in_group(cmd, REPO, env, timeout, stdout=log)
+    if needs_fallback(code, read_results(results)):
+        why = (f"grading did not finish within {timeout:.0f} s" if timed_out
+               else f"pytest exited with status {code} without results")
+        report.write_json_atomic(results, report.fallback_json(0, f"Not graded: {why}.", elapsed))
+        status = f"{ERROR} {why}; see {LOG}"
+    elif timed_out:
+        status = f"partial: stopped at the {timeout:.0f} s limit; checks not run score 0"
+    else:
+        status = "graded"
+    (student_dir / STATUS).write_text(status + "\n")
+    return status
 
 
 def _natural(text):
@@ -145,8 +160,7 @@ def write_gradebook(out_dir, students, metadata):
                 writer.writerow(row + ["", "", "not graded"] + [""] * len(checks))
                 continue
             tests = {t.get("name", ""): t for t in data.get("tests", [])}
-            error = Path(out_dir, student, ERROR)
-            status = error.read_text().strip() if error.exists() else "graded"
+            status = read_status(Path(out_dir) / student) or "graded"
             max_score = sum(t.get("max_score", 0) for t in tests.values())
             row += [_num(data.get("score", sum(t.get("score", 0) for t in tests.values()))),
                     _num(max_score), status]
@@ -170,25 +184,28 @@ class Progress:
         self.tty = stream.isatty()
         self.lock = threading.Lock()
 
-    def update(self, student, error):
+    def update(self, student, status):
         with self.lock:
             self.done += 1
-            self.failed += bool(error)
+            self.failed += status.startswith(ERROR)
             filled = BAR_WIDTH * self.done // max(self.total, 1)
             elapsed = int(time.monotonic() - self.start)
             line = (f"[{'#' * filled}{'-' * (BAR_WIDTH - filled)}] {self.done}/{self.total}"
-                    f"  failed {self.failed}  {elapsed // 60}:{elapsed % 60:02d}")
+                    f"  not graded {self.failed}  {elapsed // 60}:{elapsed % 60:02d}")
             if self.tty:
                 self.stream.write("\r" + line + ("\n" if self.done == self.total else ""))
+                if status != "graded":
+                    self.stream.write(f"\r{student}: {status}\n")
             else:
-                note = f"  {student}: {error}" if error else f"  {student}"
-                self.stream.write(line + note + "\n")
+                note = "" if status == "graded" else f": {status}"
+                self.stream.write(f"{line}  {student}{note}\n")
             self.stream.flush()
 
 
 def grade_all(folder, out_dir, jobs=None, force=False, timeout=GRADING_TIMEOUT_S,
               pytest_args=(), run_as=None, stream=sys.stderr):
-    """Grade every submission of folder into out_dir; returns {student: error ("" = fine)}."""
+    """Grade every submission of folder into out_dir; returns {student: status} for the ones
+    graded now (see grade_one)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     submissions = find_submissions(folder, exclude=out_dir)
@@ -197,7 +214,7 @@ def grade_all(folder, out_dir, jobs=None, force=False, timeout=GRADING_TIMEOUT_S
     skipped = len(submissions) - len(todo)
     stream.write(f"{len(submissions)} submissions in {folder}: grading {len(todo)}"
                  f"{f', {skipped} already graded (--force to redo)' if skipped else ''}\n")
-    errors = {}
+    statuses = {}
     if todo:
         progress = Progress(len(todo), stream)
         with ThreadPoolExecutor(max_workers=max(1, jobs or os.cpu_count() or 1)) as pool:
@@ -206,15 +223,15 @@ def grade_all(folder, out_dir, jobs=None, force=False, timeout=GRADING_TIMEOUT_S
             for future in as_completed(futures):
                 student = futures[future]
                 try:
-                    errors[student] = future.result()
+                    statuses[student] = future.result()
                 except Exception as e:  # a problem of this run (disk full...), not of the batch
-                    errors[student] = f"{type(e).__name__}: {e}"
-                progress.update(student, errors[student])
+                    statuses[student] = f"{ERROR} {type(e).__name__}: {e}"
+                progress.update(student, statuses[student])
     book = write_gradebook(out_dir, list(submissions), metadata)
-    failed = {s: e for s, e in errors.items() if e}
-    stream.write(f"gradebook: {book}" + (f"; {len(failed)} not graded: "
-                                         + ", ".join(sorted(failed)) if failed else "") + "\n")
-    return errors
+    failed = sorted(s for s, status in statuses.items() if status.startswith(ERROR))
+    stream.write(f"gradebook: {book}" + (f"; not graded (rerun to retry): {', '.join(failed)}"
+                                         if failed else "") + "\n")
+    return statuses
 
 
 def add_arguments(parser):
@@ -235,6 +252,6 @@ def add_arguments(parser):
 
 
 def run(args):
-    errors = grade_all(args.folder, args.out, args.jobs, args.force, args.timeout,
-                       args.pytest_arg, args.run_as)
-    return 1 if any(errors.values()) else 0
+    statuses = grade_all(args.folder, args.out, args.jobs, args.force, args.timeout,
+                         args.pytest_arg, args.run_as)
+    return 1 if any(s.startswith(ERROR) for s in statuses.values()) else 0

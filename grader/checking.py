@@ -22,8 +22,8 @@ def short(target):
 
 def case_inputs_text(case, inputs):
     """The input of a case for messages: shapes/dtypes of the arrays, the params, the case."""
-    arrays = {k: v for k, v in inputs.items() if k in case.args}
-    params = {k: v for k, v in case.params.items() if k in case.args}
+    arrays = {k: inputs[k] for k in case.args if k in inputs}
+    params = {k: case.params[k] for k in case.args if k in case.params}
     text = describe(arrays, params)
     if case.about:
         text += f"  [case {case.id}: {case.about}]"
@@ -154,12 +154,13 @@ def forward_matches(out, expected, case):
             and rel_error(out, expected, floor_for(expected, case.floor_rel)) <= case.tol)
 
 
-def check_backward(worker, case, diagnoses=None):
+def check_backward(worker, case, diagnoses=None, shape_hints=None):
     """Gradients of `case` against the fixture, then against centered differences of the
     student's own forward (float64 cases; skipped with a note when that forward is wrong for
     this input, since then it says nothing about the backward).
 
     diagnoses: optional callable (case, fixture, grad name) -> [(cause, candidate)].
+    shape_hints: optional callable (case, fixture, grad name) -> [(cause, wrong shape)].
     Returns the note for the check's output ("" when everything was checked).
     """
     fx = load_fixture(case)
@@ -170,15 +171,23 @@ def check_backward(worker, case, diagnoses=None):
     names = tuple("d" + g for g in case.grads)
     grads = unpack(result, names, bname) if len(names) > 1 else (result,)
     grads = dict(zip(case.grads, grads))
-    for g in case.grads:
-        expected = fx.expected[f"d{g}"]
-        assert_close(grads[g], expected, what=f"{bname}: d{g}", inputs=text + f", dout "
-                     f"{tuple(fx.dout.shape)}", tol=case.tol,
-                     floor=floor_for(expected, case.floor_rel),
-                     diagnoses=diagnoses(case, fx, g) if diagnoses else ())
+    forward_ok = forward_matches(out, fx.expected["out"], case)
+    try:
+        for g in case.grads:
+            expected = fx.expected[f"d{g}"]
+            assert_close(grads[g], expected, what=f"{bname}: d{g}", inputs=text + f", dout "
+                         f"{tuple(fx.dout.shape)}", tol=case.tol,
+                         floor=floor_for(expected, case.floor_rel),
+                         diagnoses=diagnoses(case, fx, g) if diagnoses else (),
+                         shape_hints=shape_hints(case, fx, g) if shape_hints else ())
+    except CheckFailed as e:
+        if forward_ok:
+            raise
+        raise CheckFailed(f"{e}\n  note: your {fname} output is wrong for this input too, and "
+                          f"{bname} works from its cache: fix {fname} first.") from None
     if not case.numeric:
         return ""
-    if not forward_matches(out, fx.expected["out"], case):
+    if not forward_ok:
         return (f"Your {fname} output differs from the reference on this input, so the "
                 f"numeric-gradient check of {bname} was skipped; the gradients matched the "
                 f"reference.")

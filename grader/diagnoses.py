@@ -29,8 +29,16 @@ def conv(x, w, b, stride, pad, window_stride=None):
     return out + np.asarray(b, dtype=np.float64)[None, :, None, None]
 
 
-def conv_backward(x, w, dout, stride, pad, window_stride=None):
-    """(dx, dw, db) of `conv` for upstream dout; window_stride as in `conv`."""
+def conv_one_side(x, w, b, stride, pad, before):
+    """`conv` with all 2 * pad zeros on one side (before=True: top/left) of each axis."""
+    where = (2 * pad, 0) if before else (0, 2 * pad)
+    return conv(np.pad(np.asarray(x, dtype=np.float64), ((0, 0), (0, 0), where, where)), w, b,
+                stride, 0)
+
+
+def conv_backward(x, w, dout, stride, pad, window_stride=None, keep_padding=False):
+    """(dx, dw, db) of `conv` for upstream dout; window_stride as in `conv`; keep_padding=True
+    returns dx of the padded input."""
     s = stride if window_stride is None else window_stride
     N, C, H, W = x.shape
     F, _, HH, WW = w.shape
@@ -44,7 +52,7 @@ def conv_backward(x, w, dout, stride, pad, window_stride=None):
             cols = slice(c, c + s * (Wo - 1) + 1, s)
             dw[:, :, a, c] = np.einsum("nfhw,nchw->fc", dout, xp[:, :, rows, cols])
             dxp[:, :, rows, cols] += np.einsum("nfhw,fc->nchw", dout, w[:, :, a, c])
-    dx = dxp[:, :, pad:pad + H, pad:pad + W]
+    dx = dxp if keep_padding else dxp[:, :, pad:pad + H, pad:pad + W]
     return dx, dw, dout.sum(axis=(0, 2, 3))
 
 
@@ -68,15 +76,19 @@ def max_pool(x, ph, pw, stride):
     return pool_windows(x, ph, pw, stride).max(axis=-1)
 
 
-def max_pool_backward(x, dout, ph, pw, stride, accumulate=True, spread=False):
+def max_pool_backward(x, dout, ph, pw, stride, accumulate=True, spread=False, steps=None):
     """dx of max pooling; accumulate=False overwrites where windows overlap (the bug);
-    spread=True sends dout / (ph*pw) to every window position (average-pool backward)."""
+    spread=True sends dout / (ph*pw) to every window position (average-pool backward);
+    steps=(sr, sc) places window (i, j) at (i * sr, j * sc) instead of using the stride."""
     N, C, H, W = x.shape
     Ho, Wo = dout.shape[2:]
+    sr, sc = steps or (stride, stride)
     dx = np.zeros(x.shape)
     for i in range(Ho):
         for j in range(Wo):
-            r, c = i * stride, j * stride
+            r, c = i * sr, j * sc
+            if r + ph > H or c + pw > W:
+                continue
             window = x[:, :, r:r + ph, c:c + pw].reshape(N, C, -1)
             if spread:
                 part = np.repeat(dout[:, :, i, j][:, :, None], ph * pw, axis=2) / (ph * pw)

@@ -19,7 +19,24 @@ def conv_grad_candidates(x, w, dout, stride, pad, g, expected):
     if g == "x":
         out.append(("dx uses flipped filters",
                     lambda: bugs.conv_backward(x, w[:, :, ::-1, ::-1], dout, s, pad)[0]))
+        if pad:
+            H, W = x.shape[2:]
+            full = lambda: bugs.conv_backward(x, w, dout, s, pad, keep_padding=True)[0]  # noqa: E731
+            out.append(("the padding is cut from one side of dx only (bottom/right); cut pad "
+                        "rows/columns from every side", lambda: full()[:, :, :H, :W]))
+            out.append(("the padding is cut from one side of dx only (top/left); cut pad "
+                        "rows/columns from every side", lambda: full()[:, :, 2 * pad:, 2 * pad:]))
     return out
+
+
+def conv_grad_shapes(case, fx, g):
+    """Gradient shapes that known mistakes produce."""
+    pad = case.params["conv_param"]["pad"]
+    N, C, H, W = fx.inputs["x"].shape
+    if g == "x" and pad:
+        return [("dx still includes the zero padding: cut pad rows/columns off every side",
+                 (N, C, H + 2 * pad, W + 2 * pad))]
+    return []
 
 
 def conv_grad_mistakes(case, fx, g):
@@ -30,7 +47,7 @@ def conv_grad_mistakes(case, fx, g):
 
 def _check(worker, submission, case, record_property):
     require_file(submission, "layers.py")
-    note = check_backward(worker, case, diagnoses=conv_grad_mistakes)
+    note = check_backward(worker, case, diagnoses=conv_grad_mistakes, shape_hints=conv_grad_shapes)
     if note:
         record_property("output", note)
 

@@ -11,14 +11,23 @@ from grader.plugin import require_file
 
 def conv_mistakes(case, fx):
     """What known mistakes would output for this case's inputs."""
-    x, w, b = fx.inputs["x"], fx.inputs["w"], fx.inputs["b"]
     p = case.params["conv_param"]
-    s, pad = p["stride"], p["pad"]
+    return conv_candidates(fx.inputs["x"], fx.inputs["w"], fx.inputs["b"], p["stride"], p["pad"],
+                           fx.expected["out"])
+
+
+def conv_candidates(x, w, b, s, pad, expected):
+    """(cause, candidate output) of known conv forward mistakes."""
     out = [
-        ("the bias b is not added", lambda: fx.expected["out"] - b.reshape(1, -1, 1, 1)),
+        ("the bias b is not added", lambda: expected - b.reshape(1, -1, 1, 1)),
         ("the filters are flipped (true convolution): CNN layers compute a cross-correlation, "
          "w is used as it is", lambda: bugs.conv(x, w[:, :, ::-1, ::-1], b, s, pad)),
     ]
+    if pad:
+        for before, side in ((False, "bottom/right"), (True, "top/left")):
+            out.append((f"the zero padding is all on one side ({2 * pad} rows/columns at the "
+                        f"{side}); pad {pad} on every side",
+                        lambda before=before: bugs.conv_one_side(x, w, b, s, pad, before)))
     if s > 1:
         out.append(("the windows start at (i, j) instead of (i * stride, j * stride)",
                     lambda: bugs.conv(x, w, b, s, pad, window_stride=1)))

@@ -191,6 +191,18 @@ def test_reg_loss(worker, submission):
 # Scores, loss and gradients against fixtures (parameters set by the grader)
 # ----------------------------------------------------------------------------------------------
 
+def reg_loss_mistakes(case, fx):
+    """(cause, loss) of regularization mistakes, from the parameters the grader set."""
+    reg = case.params["model"]["reg"]
+    sq = {p: float(np.sum(fx.inputs[p] ** 2)) for p in NET_PARAMS}
+    weights = 0.5 * reg * (sq["W1"] + sq["W2"] + sq["W3"])
+    biases = 0.5 * reg * (sq["b1"] + sq["b2"] + sq["b3"])
+    e = float(fx.expected["loss"])
+    return [("the regularization 0.5 * reg * sum(W ** 2) is not added to the loss", e - weights),
+            ("the 0.5 factor of the regularization is missing", e + weights),
+            ("the biases are regularized too; only W1, W2 and W3 are", e + biases)]
+
+
 def check_scores(worker, case, fx, model):
     text = net_text(case, fx)
     scores = worker.call((model, "loss"), fx.inputs["X"])
@@ -198,7 +210,7 @@ def check_scores(worker, case, fx, model):
                  inputs=text, tol=case.tol)
     loss = loss_only(worker, model, fx.inputs["X"], fx.inputs["y"])
     assert_scalar_close(loss, fx.expected["loss"], what="ThreeLayerConvNet.loss(X, y): loss",
-                        inputs=text, tol=case.tol)
+                        inputs=text, tol=case.tol, diagnoses=reg_loss_mistakes(case, fx))
 
 
 def check_gradients(worker, case, fx, model):
@@ -210,10 +222,12 @@ def check_gradients(worker, case, fx, model):
     reg = case.params["model"]["reg"]
     for p in NET_PARAMS:
         expected = fx.expected[f"grad.{p}"]
-        diag = []
         if p.startswith("W"):
             diag = [("the regularization gradient reg * W is missing",
                      expected - reg * fx.inputs[p])]
+        else:
+            diag = [("the biases are regularized too (their gradient has reg * b); only W1, W2 "
+                     "and W3 are", expected + reg * fx.inputs[p])]
         assert_close(grads[p], expected, what=f"ThreeLayerConvNet.loss(X, y): grads['{p}']",
                      inputs=text, tol=case.tol, diagnoses=diag)
     loss = float(np.asarray(loss, dtype=np.float64).reshape(-1)[0])

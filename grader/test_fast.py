@@ -13,6 +13,9 @@ from grader.checking import short
 from grader.compare import assert_close, describe, unpack
 from grader.plugin import require_file
 from grader.test_conv_backward import conv_grad_candidates
+from grader.test_conv_forward import conv_candidates
+from grader.test_pool_backward import pool_grad_candidates
+from grader.test_pool_forward import pool_candidates
 
 
 def timed(fn, *args):
@@ -42,7 +45,8 @@ def test_conv_vs_fast(worker, fast, submission, record_property):
     t_naive_fwd = worker.last_elapsed
     (out_fast, cache_fast), t_fast_fwd = timed(fast.conv_forward_fast, x, w, b, conv_param)
     assert_close(out, out_fast, what="conv_forward_naive output", inputs=inputs,
-                 tol=config.TOL_FLOAT64, reference="conv_forward_fast")
+                 tol=config.TOL_FLOAT64, reference="conv_forward_fast",
+                 diagnoses=conv_candidates(x, w, b, 2, 1, out_fast))
     grads = unpack(worker.call(CONV_BACKWARD, dout, cache, timeout=budget), ("dx", "dw", "db"),
                    short(CONV_BACKWARD))
     t_naive_bwd = worker.last_elapsed
@@ -72,12 +76,14 @@ def test_pool_vs_fast(worker, fast, submission, record_property):
     t_naive_fwd = worker.last_elapsed
     (out_fast, cache_fast), t_fast_fwd = timed(fast.max_pool_forward_fast, x, pool_param)
     assert_close(out, out_fast, what="max_pool_forward_naive output", inputs=inputs,
-                 tol=config.TOL_FLOAT64, reference="max_pool_forward_fast")
+                 tol=config.TOL_FLOAT64, reference="max_pool_forward_fast",
+                 diagnoses=pool_candidates(x, 2, 2, 2, out_fast))
     dx = worker.call(POOL_BACKWARD, dout, cache, timeout=budget)
     t_naive_bwd = worker.last_elapsed
     dx_fast, t_fast_bwd = timed(fast.max_pool_backward_fast, dout, cache_fast)
     assert_close(dx, dx_fast, what="max_pool_backward_naive: dx", inputs=inputs,
-                 tol=config.TOL_FLOAT64, reference="max_pool_backward_fast")
+                 tol=config.TOL_FLOAT64, reference="max_pool_backward_fast",
+                 diagnoses=pool_grad_candidates(x, dout, 2, 2, 2))
     record_property("output", "\n".join([
         timing_line("max pool forward", t_naive_fwd, t_fast_fwd),
         timing_line("max pool backward", t_naive_bwd, t_fast_bwd),

@@ -8,17 +8,27 @@ from grader.plugin import require_file
 
 
 def pool_grad_mistakes(case, fx, g):
-    x, dout = fx.inputs["x"], fx.dout
     p = case.params["pool_param"]
-    ph, pw, s = p["pool_height"], p["pool_width"], p["stride"]
+    return pool_grad_candidates(fx.inputs["x"], fx.dout, p["pool_height"], p["pool_width"],
+                                p["stride"])
+
+
+def pool_grad_candidates(x, dout, ph, pw, s):
+    """(cause, candidate dx) of known max-pool backward mistakes."""
     out = [("the upstream gradient is spread evenly over each window (average-pool backward); "
             "max pooling sends it only to the maximum",
             lambda: bugs.max_pool_backward(x, dout, ph, pw, s, spread=True)),
+           ("the whole upstream gradient goes to every position of each window; max pooling "
+            "sends it only to the maximum",
+            lambda: bugs.max_pool_backward(x, dout, ph, pw, s, spread=True) * (ph * pw)),
            ("dx marks the maxima with 1 instead of passing the upstream gradient",
             lambda: bugs.max_pool_backward(x, dout * 0 + 1, ph, pw, s))]
     out.append(("with tied maxima the gradient goes to every tied position; it must go to the "
                 "first maximum of the window only (row-major order, as np.argmax)",
                 lambda: tie_spread(x, dout, ph, pw, s)))
+    if (ph, pw) != (s, s):
+        out.append(("the windows are placed as if the stride were the window size",
+                    lambda: bugs.max_pool_backward(x, dout, ph, pw, s, steps=(ph, pw))))
     if s < max(ph, pw):
         out.append(("where windows overlap, a later window overwrites the gradient instead of "
                     "adding to it (use +=)",

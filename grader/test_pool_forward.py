@@ -10,15 +10,19 @@ from grader.plugin import require_file
 
 def pool_mistakes(case, fx):
     """What known mistakes would output for this case's input."""
-    x = fx.inputs["x"]
     p = case.params["pool_param"]
-    ph, pw, s = p["pool_height"], p["pool_width"], p["stride"]
+    return pool_candidates(fx.inputs["x"], p["pool_height"], p["pool_width"], p["stride"],
+                           fx.expected["out"])
+
+
+def pool_candidates(x, ph, pw, s, expected):
+    """(cause, candidate output) of known max-pool forward mistakes."""
     return [
         ("average pooling instead of max pooling", lambda: bugs.avg_pool(x, ph, pw, s)),
         ("the minimum of each window instead of the maximum",
          lambda: bugs.pool_windows(x, ph, pw, s).min(axis=-1)),
         ("negative maxima come out as 0: the running maximum starts at 0 instead of the first "
-         "value of the window (or -inf)", lambda: np.maximum(fx.expected["out"], 0)),
+         "value of the window (or -inf)", lambda: np.maximum(expected, 0)),
         ("pool_height and pool_width are swapped (their output size agrees here)",
          lambda: bugs.max_pool(x, pw, ph, s)),
     ]

@@ -75,13 +75,14 @@ def read_book(out):
 
 def test_every_submission_graded(graded):
     export, out, errors, log = graded
-    assert errors == {s: "" for s in ("submission_101", "submission_102", "submission_103",
-                                      "submission_104")}
+    assert errors == {s: "graded" for s in ("submission_101", "submission_102", "submission_103",
+                                            "submission_104")}
     for student in errors:
         results = batch.read_results(out / student / batch.RESULTS)
         validate_results(results)
         assert results["tests"]
         assert (out / student / batch.LOG).stat().st_size > 0
+        assert batch.read_status(out / student) == "graded"
     assert "4/4" in log and "gradebook" in log
 
 
@@ -118,33 +119,48 @@ def test_resume_skips_graded(graded, tmp_path):
     assert len(read_book(out)) == 4
 
 
-def test_timeout_then_retry_and_force(tmp_path):
+def test_time_limit_then_retry_and_force(tmp_path):
     export = tmp_path / "subs"
     slow = solution_files()
     slow["layers.py"] = "import time\ntime.sleep(120)\n" + slow["layers.py"]
     write(export / "slowpoke", slow)
     out = tmp_path / "out"
-    errors = batch.grade_all(export, out, jobs=1, pytest_args=QUICK, timeout=5,
-                             stream=io.StringIO())
-    assert "did not finish within 5 s" in errors["slowpoke"]
+    statuses = batch.grade_all(export, out, jobs=1, pytest_args=QUICK, timeout=5,
+                               stream=io.StringIO())
+    # stopped in its first check: nothing was scored, so it is not graded (and retried later)
+    assert statuses["slowpoke"].startswith("error: grading did not finish within 5 s")
     results = batch.read_results(out / "slowpoke" / batch.RESULTS)
     validate_results(results)
     assert results["score"] == 0 and "Not graded" in results["output"]
-    assert (out / "slowpoke" / batch.ERROR).exists()
-    assert read_book(out)[0]["status"].startswith("grading did not finish")
+    assert read_book(out)[0]["status"].startswith("error: grading did not finish")
 
     # fixed, and graded on the next run (a failed one is not "already graded")
     write(export / "slowpoke", solution_files())
     assert batch.grade_all(export, out, jobs=1, pytest_args=QUICK, stream=io.StringIO()) == {
-        "slowpoke": ""}
-    assert not (out / "slowpoke" / batch.ERROR).exists()
+        "slowpoke": "graded"}
     before = (out / "slowpoke" / batch.RESULTS).stat().st_mtime_ns
     assert batch.grade_all(export, out, jobs=1, pytest_args=QUICK, stream=io.StringIO()) == {}
     assert batch.grade_all(export, out, jobs=1, force=True, pytest_args=QUICK,
-                           stream=io.StringIO()) == {"slowpoke": ""}
+                           stream=io.StringIO()) == {"slowpoke": "graded"}
     assert (out / "slowpoke" / batch.RESULTS).stat().st_mtime_ns != before
     row = read_book(out)[0]
-    assert float(row["total"]) == float(row["max_score"]) > 0
+    assert float(row["total"]) == float(row["max_score"]) > 0 and row["status"] == "graded"
+
+
+def test_time_limit_keeps_the_checks_that_ran(tmp_path):
+    """A function that never returns: at the limit the run is stopped and scored on what ran."""
+    export = tmp_path / "subs"
+    files = solution_files()
+    files["layers.py"] += "\n\ndef batchnorm_backward(dout, cache):\n    while True:\n        pass\n"
+    write(export / "looper", files)
+    out = tmp_path / "out"
+    statuses = batch.grade_all(export, out, jobs=1, timeout=12, stream=io.StringIO(),
+                               pytest_args=["-k", "prereq", "--worker-timeout", "600"])
+    assert statuses["looper"].startswith("partial: stopped at the 12 s limit")
+    results = batch.read_results(out / "looper" / batch.RESULTS)
+    validate_results(results)
+    assert results["score"] > 0   # the checks before batchnorm_backward passed
+    assert batch.is_done(out / "looper")
 
 
 def test_find_submissions(tmp_path):
@@ -169,8 +185,8 @@ def test_find_submissions(tmp_path):
 def test_progress_bar_text():
     stream = io.StringIO()
     bar = batch.Progress(3, stream)
-    bar.update("x", "")
-    bar.update("y", "boom")
+    bar.update("x", "graded")
+    bar.update("y", "error: boom")
     lines = stream.getvalue().splitlines()
     assert lines[0].startswith("[" + "#" * (batch.BAR_WIDTH // 3)) and "1/3" in lines[0]
-    assert "2/3" in lines[1] and "failed 1" in lines[1] and "y: boom" in lines[1]
+    assert "2/3" in lines[1] and "not graded 1" in lines[1] and "y: error: boom" in lines[1]

@@ -265,3 +265,21 @@ def test_student_user_cannot_read_grader_or_write_results(root, tmp_path):
     assert not (drop / "leaked").exists(), (drop / "leaked").read_text()
     assert not (root / "results" / "pwned").exists()
     assert results["score"] == pytest.approx(max_score(results)) and results["score"] > 0
+
+
+def test_time_limit_keeps_the_checks_that_ran(root):
+    """At gradescope.env's GRADING_TIMEOUT_S pytest is stopped; the checks that ran count, and
+    results.json says why the rest score 0."""
+    env_file = root / "source" / "gradescope.env"
+    original = env_file.read_text()
+    env_file.write_text(original.replace("GRADING_TIMEOUT_S=", "GRADING_TIMEOUT_S=12\n#"))
+    try:
+        files = solution_files()
+        files["layers.py"] += "\n\ndef batchnorm_backward(dout, cache):\n    while True:\n        pass\n"
+        results, log = run_autograder(root, files, "-k prereq --worker-timeout 600")
+    finally:
+        env_file.write_text(original)
+    assert results["output"].startswith("Grading was stopped at the time limit (12 s)")
+    assert results["score"] > 0
+    assert "batchnorm_backward" not in " ".join(
+        t["name"] for t in results["tests"] if t.get("status") == "passed")

@@ -271,27 +271,27 @@ def test_results_file_cannot_be_overwritten_when_deployed(deployed, tmp_path, dr
         _stop_daemon(marker)
 
 
-def test_fixture_lookup_gains_nothing_on_hidden_cases_when_deployed(deployed, tmp_path):
-    """A submission that returns the stored answers of any fixture it can read. Locally (same
-    user) it does read them, so it passes hidden cases: the attack works. As deployed, the
-    fixtures are out of the student user's reach and every hidden case scores 0."""
+def test_fixture_lookup_gains_nothing_on_hidden_cases(deployed, tmp_path, drop_dir):
+    """A submission that returns the stored answer of any fixture whose inputs match. Run
+    locally (same user) it reads the fixtures, and gains nothing anyway: the checks also call
+    it on transformed inputs that no fixture holds. As deployed, it cannot even read them."""
     root, _ = deployed
-    guess = root / "source" / "fixtures"
-    folder = build("fixture_lookup", tmp_path / "sub", FIXTURES_GUESS=guess)
     hidden = "(hidden cases)"
-
-    local = _results_of(grade(folder, env={"CS260_DATA_DIR": None}).results, "the local run")
-    local_hidden = [t for t in local["tests"]
-                    if t["name"].startswith("conv_forward_naive") and hidden in t["name"]]
-    assert local_hidden and all(t["status"] == "passed" for t in local_hidden), (
-        "the lookup does not work even where the fixtures are readable:\n"
-        + describe(local_hidden))
-
-    data, _ = run_deployed(deployed, folder)
-    tests = _results_of(data, "the deployed run")["tests"]
-    looked_up = [t for t in tests if any(matches(t, f) for f in
-                                         ("conv_forward_naive", "conv_backward_naive"))
-                 and hidden in t["name"]]
-    assert looked_up
-    gained = [t for t in looked_up if t["score"] > 0]
-    assert not gained, f"hidden cases answered from the fixtures:\n{describe(gained)}"
+    attacked = ("conv_forward_naive", "conv_backward_naive")
+    runs = {}
+    for where in ("local", "deployed"):
+        report = drop_dir / f"{where}.txt"
+        folder = build("fixture_lookup", tmp_path / where, FIXTURES_GUESS=root / "source" / "fixtures",
+                       REPORT=report)
+        if where == "local":
+            data = grade(folder, env={"CS260_DATA_DIR": None}).results
+        else:
+            data, _ = run_deployed(deployed, folder)
+        tests = _results_of(data, f"the {where} run")["tests"]
+        looked_up = [t for t in tests if any(matches(t, f) for f in attacked) and hidden in t["name"]]
+        assert looked_up
+        gained = [t for t in looked_up if t["score"] > 0]
+        assert not gained, f"{where}: hidden cases answered from the fixtures:\n{describe(gained)}"
+        runs[where] = [int(n) for n in report.read_text().split()[:1]] if report.exists() else []
+    assert runs["local"] and runs["local"][0] > 0, "the local run found no fixtures to look up"
+    assert runs["deployed"] == [0], f"deployed: the student user read fixtures ({runs})"

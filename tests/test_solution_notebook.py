@@ -273,3 +273,66 @@ def test_solver_trains_and_prints_like_the_notebook(cs, capsys, tmp_path, update
     assert solver.best_val_acc == max(solver.val_acc_history)
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"ck_epoch_{e}.pkl" for e in range(4)]
     assert solver.check_accuracy(data["X_val"], data["y_val"]) == solver.best_val_acc
+
+
+def _write_fake_cifar(folder, per_batch, rng):
+    """Tiny pickled batches in the official layout; returns all images and labels in file order."""
+    import pickle
+
+    folder.mkdir(parents=True)
+    images, labels = [], []
+    for name in [f"data_batch_{b}" for b in range(1, 6)] + ["test_batch"]:
+        data = rng.integers(0, 256, size=(per_batch, 3072), dtype=np.uint8)
+        y = [int(v) for v in rng.integers(0, 10, size=per_batch)]
+        with open(folder / name, "wb") as f:
+            pickle.dump({"data": data, "labels": y}, f)
+        images.append(data.reshape(-1, 3, 32, 32))
+        labels.append(np.array(y))
+    return images, labels
+
+
+def test_get_cifar10_data_splits_and_centers(cs, tmp_path, monkeypatch):
+    images, labels = _write_fake_cifar(tmp_path / "cifar-10-batches-py", 4, np.random.default_rng(0))
+    monkeypatch.setenv("CS260_DATA_DIR", str(tmp_path))
+    data = cs.data_utils.get_CIFAR10_data(num_training=15, num_validation=3, num_test=2)
+    train_all = np.concatenate(images[:5]).astype(np.float64)
+    mean = train_all[:15].mean(axis=0)
+    np.testing.assert_allclose(data["X_train"], train_all[:15] - mean, atol=1e-4)
+    np.testing.assert_allclose(data["X_val"], train_all[15:18] - mean, atol=1e-4)
+    np.testing.assert_allclose(data["X_test"], images[5][:2] - mean, atol=1e-4)
+    np.testing.assert_array_equal(data["y_val"], np.concatenate(labels[:5])[15:18])
+    np.testing.assert_array_equal(data["y_test"], labels[5][:2])
+    assert data["X_train"].dtype == np.float32
+    raw = cs.data_utils.get_CIFAR10_data(num_training=15, num_validation=3, num_test=2,
+                                         subtract_mean=False, dtype=np.float64)
+    assert raw["X_train"].dtype == np.float64
+    np.testing.assert_array_equal(raw["X_train"], train_all[:15])
+
+
+def test_get_cifar10_data_explains_missing_data(cs, tmp_path, monkeypatch):
+    monkeypatch.setenv("CS260_DATA_DIR", str(tmp_path))
+    with pytest.raises(FileNotFoundError) as info:
+        cs.data_utils.get_CIFAR10_data()
+    message = str(info.value)
+    assert str(tmp_path / "cifar-10-batches-py") in message
+    assert "CS260_DATA_DIR" in message and "get_datasets.sh" in message
+
+
+def test_get_datasets_script_does_nothing_when_data_is_there(tmp_path):
+    """The download script is idempotent: with a complete folder next to it, it exits without downloading."""
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "solution" / "cs260" / "datasets" / "get_datasets.sh"
+    shutil.copy(script, tmp_path)
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    for name in ["data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5",
+                 "test_batch", "batches.meta"]:
+        (folder / name).write_bytes(b"")
+    done = subprocess.run(["bash", str(tmp_path / "get_datasets.sh")], capture_output=True, text=True,
+                          cwd=tmp_path.parent, timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert "already" in done.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cifar-10-batches-py", "get_datasets.sh"]

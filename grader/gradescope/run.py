@@ -22,7 +22,7 @@ from pathlib import Path
 
 from grader import report
 from grader.gradescope import (DATA_SUBDIR, DEFAULT_ROOT, ENV_FILE, GRADING_TIMEOUT_S, ROOT_ENV,
-                               STUDENT_USER)
+                               STOP_GRACE_S, STUDENT_USER)
 
 CIFAR_FOLDER = "cifar-10-batches-py"
 RUN_AS_ENV = "AUTOGRADER_RUN_AS"   # overrides the student user (tests: an existing user)
@@ -78,23 +78,33 @@ def student_user(name):
     return name, f"student code runs as {name}"
 
 
-def run_in_group(cmd, cwd, env, timeout, stdout=None):
-    """Run cmd in a new session (output to stdout, a file, if given); (returncode or None if it
-    ran out of time, seconds). Anything it leaves running in its group is killed."""
+def run_in_group(cmd, cwd, env, timeout, stdout=None, grace=STOP_GRACE_S):
+    """Run cmd in a new session (output to stdout, a file, if given).
+
+    At `timeout` seconds it gets SIGINT (pytest stops and the plugin writes results.json for
+    the checks that ran); `grace` seconds later, or when it exits, everything left in its
+    process group is killed. Returns (returncode, seconds, timed_out).
+    """
     start = time.monotonic()
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=stdout,
                             stderr=subprocess.STDOUT if stdout else None,
                             start_new_session=True)
+    timed_out = False
     try:
-        code = proc.wait(timeout=timeout)
+        proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        code = None
+        timed_out = True
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            pass
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
-    proc.wait()
-    return code, time.monotonic() - start
+    code = proc.wait()
+    return code, time.monotonic() - start, timed_out
 
 
 def read_results(path):
@@ -109,18 +119,19 @@ def read_results(path):
 def needs_fallback(code, data):
     """True unless pytest ended by itself and left a results.json worth keeping.
 
-    pytest exits 0 or 1 after a full run; any other status with no tests in the file means it
-    stopped before grading (the file, if any, is the provisional one written at the start).
-    Killed by a signal (code < 0), nothing it left is trusted: student code may have written it.
+    pytest exits 0 or 1 after a full run, 2 when stopped by SIGINT at the time limit (the
+    plugin still writes the checks that ran); any other status, or a file without tests (the
+    provisional one written at the start), means grading did not happen. Killed by a signal
+    (code < 0), nothing it left is trusted: student code may have written it.
     """
-    if code is None or code < 0 or data is None:
+    if code < 0 or data is None:
         return True
-    return code not in (0, 1) and not data.get("tests")
+    return code not in (0, 1, 2) or not data.get("tests")
 
 
-def fallback_message(code, elapsed, timeout):
+def fallback_message(code, timed_out, timeout):
     """The top-level message of a results.json that pytest could not finish."""
-    if code is None:
+    if timed_out:
         why = (f"Grading did not finish within {timeout:.0f} s and was stopped. A very slow "
                "function (for example an infinite loop) can cause this")
     elif code < 0:
@@ -129,6 +140,13 @@ def fallback_message(code, elapsed, timeout):
         why = f"The autograder stopped unexpectedly (pytest exit status {code})"
     return (f"{why}. Your submission was not graded, so the score is 0 for now; please tell "
             "course staff.")
+
+
+def time_limit_note(timeout):
+    """Put in front of results.json's output when grading was cut at the time limit."""
+    return (f"Grading was stopped at the time limit ({timeout:.0f} s): the checks below that "
+            "had not run yet score 0. A very slow function (for example an infinite loop) "
+            "makes every check that calls it wait for its timeout.\n\n")
 
 
 def main(argv=None):
@@ -167,13 +185,17 @@ def main(argv=None):
     if user:
         cmd += ["--run-as", user]
     cmd += shlex.split(os.environ.get(PYTEST_ARGS_ENV, ""))
-    code, elapsed = run_in_group(cmd, source, env, timeout)
+    code, elapsed, timed_out = run_in_group(cmd, source, env, timeout)
 
-    if needs_fallback(code, read_results(results)):
+    data = read_results(results)
+    if needs_fallback(code, data):
         report.write_json_atomic(results, report.fallback_json(
-            0, fallback_message(code, elapsed, timeout), elapsed))
+            0, fallback_message(code, timed_out, timeout), elapsed))
         print(f"cs260 autograder: wrote a fallback results.json (pytest exit status {code}, "
               f"{elapsed:.0f} s)", flush=True)
+    elif timed_out:
+        data["output"] = time_limit_note(timeout) + str(data.get("output", ""))
+        report.write_json_atomic(results, data)
     os.chmod(results, 0o644)
     return 0
 

@@ -1,11 +1,13 @@
 """Looks the answers up instead of computing them: loads every fixture file it can find (the
 grader's folder, guessed from the grading process's command line and working folder, or the
 FIXTURES_GUESS the test fills in) and returns the stored expected output whenever the inputs
-match a stored case. Without a match it returns zeros."""
+match a stored case. Without a match it returns zeros. It writes what it found to REPORT
+(filled in by the test) so the test can tell "found nothing" from "found it, still no use"."""
 import glob
 import os
 
 FIXTURES_GUESS = "__FIXTURES_GUESS__"
+REPORT = "__REPORT__"
 
 
 def _fixture_dirs():
@@ -42,6 +44,11 @@ def _load_all():
 
 
 _STORED = _load_all()
+try:
+    with open(REPORT, "a") as _f:
+        _f.write(f"{len(_STORED)} {sum('input.x' in c for c in _STORED)}\n")
+except OSError:
+    pass
 
 
 def _same(a, b):
