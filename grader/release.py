@@ -282,8 +282,9 @@ pytest grader
 This grades your `cs260/` with the public checks and prints a table: the points of every check
 and, for each failing one, what went wrong. Gradescope runs the same checks plus hidden cases,
 so a full score here is a good sign but not a guarantee. Before you start it prints 0 points with
-"not implemented" messages; that is expected. Checks that train on CIFAR-10 are skipped (with a
-message) until you have downloaded it.
+"not implemented" messages; that is expected. The check that trains on CIFAR-10 is skipped, with
+a message saying where it looked, when it does not find the data; to use the copy the notebook
+downloaded, run `CS260_DATA_DIR=cs260/datasets pytest grader`.
 
 ## 4. Submit
 

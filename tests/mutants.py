@@ -16,28 +16,26 @@ REPO = Path(__file__).resolve().parents[1]
 SOLUTION = REPO / "solution" / "cs260"
 STUDENT_FILES = ("layers.py", "classifiers/cnn.py")
 
-# Checks that legitimately run a function besides its own checks: the sandwich layers and the
-# network call the student's affine/relu/softmax (conv and pool come from the trusted fast
-# layers), a backward check gets its cache from the student's forward pass, the solution's
-# spatial batchnorm reuses batchnorm_forward/backward, and the fast-layer section compares the
-# student's naive layers with the fast ones.
-SANDWICH = ("affine_relu", "conv_relu", "conv_relu_pool", "conv_bn_relu")
+# Checks that legitimately run a function besides its own (check-name prefixes or section
+# tags): the sandwich layers and the network call the student's affine/relu/softmax (conv and
+# pool come from the trusted fast layers), a backward check gets its cache from the student's
+# forward pass, the solution's spatial batchnorm reuses batchnorm_forward/backward, and the
+# "fast" section compares the student's naive conv and pool layers with the fast ones.
+NET = ("sandwich", "ThreeLayerConvNet")
 USED_BY = {
-    "affine_forward": ("affine_backward",) + SANDWICH + ("ThreeLayerConvNet",),
-    "affine_backward": SANDWICH + ("ThreeLayerConvNet",),
-    "relu_forward": ("relu_backward",) + SANDWICH + ("ThreeLayerConvNet",),
-    "relu_backward": SANDWICH + ("ThreeLayerConvNet",),
+    "affine_forward": ("affine_backward",) + NET,
+    "affine_backward": NET,
+    "relu_forward": ("relu_backward",) + NET,
+    "relu_backward": NET,
     "softmax_loss": ("ThreeLayerConvNet",),
-    "batchnorm_forward": ("batchnorm_backward", "spatial_batchnorm", "conv_bn_relu"),
-    "batchnorm_backward": ("spatial_batchnorm_backward", "conv_bn_relu"),
-    "conv_forward_naive": ("conv_backward_naive", "conv_forward_fast", "conv_backward_fast",
-                           "fast"),
-    "conv_backward_naive": ("conv_backward_fast", "fast"),
-    "max_pool_forward_naive": ("max_pool_backward_naive", "max_pool_forward_fast",
-                               "max_pool_backward_fast", "fast"),
-    "max_pool_backward_naive": ("max_pool_backward_fast", "fast"),
-    "spatial_batchnorm_forward": ("spatial_batchnorm_backward", "conv_bn_relu"),
-    "spatial_batchnorm_backward": ("conv_bn_relu",),
+    "batchnorm_forward": ("batchnorm_backward", "spatial_batchnorm"),
+    "batchnorm_backward": ("spatial_batchnorm_backward",),
+    "conv_forward_naive": ("conv_backward_naive", "fast"),
+    "conv_backward_naive": ("fast",),
+    "max_pool_forward_naive": ("max_pool_backward_naive", "fast"),
+    "max_pool_backward_naive": ("fast",),
+    "spatial_batchnorm_forward": ("spatial_batchnorm_backward",),
+    "spatial_batchnorm_backward": (),
     "spatial_groupnorm_forward": ("spatial_groupnorm_backward",),
     "spatial_groupnorm_backward": (),
 }
@@ -654,25 +652,25 @@ def _cnn_init(body):
 
 
 CNN = "classifiers/cnn.py"
-NET = ["ThreeLayerConvNet"]
+CONVNET_ONLY = ["ThreeLayerConvNet"]
 CONVNET = [
     _m("cnn_reg_without_half", "ThreeLayerConvNet.loss", _cnn_loss('''
         loss += self.reg * sum(np.sum(W * W) for W in (W1, W2, W3))  # no 0.5
         for name, W in (("W1", W1), ("W2", W2), ("W3", W3)):
             grads[name] += self.reg * W
         return loss, grads
-        '''), NET, "regularization loss without the 0.5 factor", file=CNN),
+        '''), CONVNET_ONLY, "regularization loss without the 0.5 factor", file=CNN),
     _m("cnn_reg_missing_in_grads", "ThreeLayerConvNet.loss", _cnn_loss('''
         loss += 0.5 * self.reg * sum(np.sum(W * W) for W in (W1, W2, W3))
         return loss, grads  # the regularization's gradient is missing
-        '''), NET, "regularization added to the loss but not to the gradients", file=CNN),
+        '''), CONVNET_ONLY, "regularization added to the loss but not to the gradients", file=CNN),
     _m("cnn_reg_on_biases", "ThreeLayerConvNet.loss", _cnn_loss('''
         params = (W1, b1, W2, b2, W3, b3)
         loss += 0.5 * self.reg * sum(np.sum(p * p) for p in params)
         for name in ("W1", "b1", "W2", "b2", "W3", "b3"):
             grads[name] += self.reg * self.params[name]
         return loss, grads
-        '''), NET, "biases regularized too (wrong once biases are nonzero)", file=CNN),
+        '''), CONVNET_ONLY, "biases regularized too (wrong once biases are nonzero)", file=CNN),
     _m("cnn_pad_zero", "ThreeLayerConvNet.__init__", _cnn_init('''
         conv_h, conv_w = H - filter_size + 1, W - filter_size + 1  # as if pad = 0
         self.params["W1"] = weight_scale * np.random.randn(num_filters, C, filter_size, filter_size)
@@ -684,7 +682,7 @@ CONVNET = [
         self.params["b3"] = np.zeros(num_classes)
         for k, v in self.params.items():
             self.params[k] = v.astype(dtype)
-        '''), NET, "W2 sized as if the convolution had no padding", file=CNN),
+        '''), CONVNET_ONLY, "W2 sized as if the convolution had no padding", file=CNN),
     _m("cnn_weights_unscaled", "ThreeLayerConvNet.__init__", _cnn_init('''
         self.params["W1"] = np.random.randn(num_filters, C, filter_size, filter_size)
         self.params["b1"] = np.zeros(num_filters)
@@ -694,7 +692,7 @@ CONVNET = [
         self.params["b3"] = np.zeros(num_classes)
         for k, v in self.params.items():
             self.params[k] = v.astype(dtype)
-        '''), NET, "weights not scaled by weight_scale", file=CNN),
+        '''), CONVNET_ONLY, "weights not scaled by weight_scale", file=CNN),
     _m("cnn_random_biases", "ThreeLayerConvNet.__init__", _cnn_init('''
         self.params["W1"] = weight_scale * np.random.randn(num_filters, C, filter_size, filter_size)
         self.params["b1"] = weight_scale * np.random.randn(num_filters)
@@ -705,7 +703,7 @@ CONVNET = [
         self.params["b3"] = weight_scale * np.random.randn(num_classes)
         for k, v in self.params.items():
             self.params[k] = v.astype(dtype)
-        '''), NET, "biases start random instead of zero", file=CNN),
+        '''), CONVNET_ONLY, "biases start random instead of zero", file=CNN),
     _m("cnn_dtype_ignored", "ThreeLayerConvNet.__init__", _cnn_init('''
         self.params["W1"] = weight_scale * np.random.randn(num_filters, C, filter_size, filter_size)
         self.params["b1"] = np.zeros(num_filters)
@@ -714,7 +712,7 @@ CONVNET = [
         self.params["b2"] = np.zeros(hidden_dim)
         self.params["W3"] = weight_scale * np.random.randn(hidden_dim, num_classes)
         self.params["b3"] = np.zeros(num_classes)  # parameters stay float64 whatever dtype says
-        '''), NET, "parameters not cast to dtype", file=CNN),
+        '''), CONVNET_ONLY, "parameters not cast to dtype", file=CNN),
     _m("cnn_scores_before_relu", "ThreeLayerConvNet.loss", '''
         def loss(self, X, y=None):
             X = X.astype(self.dtype, copy=False)
@@ -737,7 +735,7 @@ CONVNET = [
             for name, W in (("W1", W1), ("W2", W2), ("W3", W3)):
                 grads[name] += self.reg * W
             return loss, grads
-        ''', NET, "no ReLU after the hidden affine layer", file=CNN),
+        ''', CONVNET_ONLY, "no ReLU after the hidden affine layer", file=CNN),
 ]
 
 CATALOGUE = CONV + POOL + SBN + GN + PREREQ + CONVNET

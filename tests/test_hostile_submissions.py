@@ -36,6 +36,7 @@ ALL_LAYERS = tuple(USED_BY)
 
 @dataclass(frozen=True)
 class Hostile:
+    """One hostile submission and what the grader must make of it."""
     name: str             # tests/hostile_subs/<name>.py
     attacked: tuple       # functions whose checks must score 0
     words: tuple = ()     # the attacked checks' output must contain one of these (lowercase)
@@ -93,7 +94,7 @@ def hostile_results(tmp_path_factory):
 
 
 def check_gains_nothing(result, case):
-    """The shared assertions; returns the parsed tests."""
+    """The assertions every hostile run must pass; returns (all tests, attacked tests)."""
     assert result.results is not None, (f"no results.json (exit {result.returncode})\n"
                                         f"{result.stdout[-3000:]}\n{result.stderr[-2000:]}")
     validate_results(result.results)
@@ -107,8 +108,9 @@ def check_gains_nothing(result, case):
         assert any(matches(t, function) for t in attacked), f"no check of {function} ran"
     gained = [t for t in attacked if t["score"] > 0]
     assert not gained, f"attacked checks scored:\n{describe(gained)}"
-    at_stake = sum(t["max_score"] for t in attacked)
-    assert result.results["score"] <= 100 - at_stake + 1e-6
+    # The same submission without the attack (attacked functions missing) gets at most this.
+    without_attack = sum(t["max_score"] for t in tests) - sum(t["max_score"] for t in attacked)
+    assert result.results["score"] <= without_attack + 1e-6
     assert result.results["score"] == pytest.approx(sum(t["score"] for t in tests), abs=1e-3)
     return tests, attacked
 

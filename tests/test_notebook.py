@@ -101,12 +101,13 @@ def run_notebook(path, skip_tags):
         exec(compile(strip_magics(source), f"<cell {index}>", "exec"), namespace)
 
 
-def execute(skip_tags, timeout):
-    """Run the notebook in a fresh interpreter in solution/; returns its stdout (asserts rc 0)."""
+def execute(skip_tags, timeout, cwd=SOLUTION):
+    """Run the notebook in a fresh interpreter in cwd (default solution/, which holds cs260);
+    returns its stdout (asserts it ran without error)."""
     env = dict(os.environ, MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1")
     proc = subprocess.run(
         [sys.executable, __file__, str(NOTEBOOK), *sorted(skip_tags)],
-        cwd=SOLUTION, env=env, capture_output=True, text=True, timeout=timeout,
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
     )
     assert proc.returncode == 0, f"notebook failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
     return proc.stdout
@@ -174,6 +175,24 @@ def test_notebook_runs_on_solution():
     if CIFAR_TAG not in skip:
         accs = re.findall(r"\(Epoch 15 / 15\) train acc: (\S+);", out)
         assert accs and float(accs[-1]) > 0.5, "the small-data model should overfit"
+
+
+def test_image_aside_with_the_photos(tmp_path):
+    """With kitten.jpg and puppy.jpg in cs260/notebook_images (the course staff's copy, never in
+    the repo), the aside uses them: cs260 here is solution/cs260 plus the photos, by symlinks."""
+    images = os.environ.get("CS260_NOTEBOOK_IMAGES")
+    if not images or not all((Path(images) / n).is_file() for n in ("kitten.jpg", "puppy.jpg")):
+        pytest.skip("set CS260_NOTEBOOK_IMAGES to the folder holding kitten.jpg and puppy.jpg")
+    package = tmp_path / "cs260"
+    package.mkdir()
+    for entry in (SOLUTION / "cs260").iterdir():
+        if entry.name != "notebook_images":
+            (package / entry.name).symlink_to(entry)
+    (package / "notebook_images").symlink_to(Path(images).resolve())
+    out = execute({SLOW_TAG, CIFAR_TAG}, timeout=900, cwd=tmp_path)
+    assert "not found" not in out and "generated image" not in out
+    assert "output shape: (2, 2, 200, 200)" in out
+    check_printed_numbers(out)
 
 
 @pytest.mark.slow

@@ -42,7 +42,7 @@ BACKEND = "cython" if _kernels.__name__.endswith("im2col_cython") else "numpy"
 
 def _float_dtype(*arrays):
     """float32 if promotion of the inputs gives float32 (or float16), float64 otherwise."""
-    dtype = np.result_type(*arrays)
+    dtype = np.result_type(*(np.asarray(a) for a in arrays))
     if dtype.kind not in "biuf":
         raise TypeError(f"expected real numeric arrays, got dtype {dtype}")
     return np.dtype(np.float32) if dtype.kind == "f" and dtype.itemsize <= 4 else np.dtype(np.float64)

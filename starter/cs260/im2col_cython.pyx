@@ -3,11 +3,11 @@
 
 Every kernel writes into an output array the caller allocates, so the Python side decides
 shapes and dtypes (float32 and float64 are both compiled through the `floating` fused type).
-`prange` loops run on OpenMP threads when the extension is built with OpenMP, serially otherwise.
+The loops run without the GIL on one thread: these copies are memory-bound and the matrix
+multiplies around them already use every core (threads here measured no faster end to end).
 The pure-numpy module im2col.py has the same functions with the same meaning.
 """
 from cython cimport floating
-from cython.parallel cimport prange
 
 
 cdef inline Py_ssize_t _first_inside(Py_ssize_t offset, Py_ssize_t stride) noexcept nogil:
@@ -53,41 +53,39 @@ def im2col(const floating[:, :, :, ::1] x, floating[:, :, ::1] cols,
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef Py_ssize_t n_out_h = 0, n_out_w = 0
     _conv_out_size(N, C, H, W, HH, WW, pad, stride, &cols.shape[0], &n_out_h, &n_out_w)
-    cdef Py_ssize_t K = C * HH * WW, P = n_out_h * n_out_w
-    cdef Py_ssize_t task, n, row, c, kh, kw, i, j, h, j_lo, j_hi
+    cdef Py_ssize_t K = C * HH * WW
+    cdef Py_ssize_t n, row, c, kh, kw, i, j, h, j_lo, j_hi
     cdef floating* dst
     cdef const floating* src
-    if N * K == 0 or P == 0:
-        return
-    # One task per row of one image's block: rows are independent and contiguous in memory.
-    for task in prange(N * K, nogil=True, schedule="static"):
-        n = task // K
-        row = task - n * K
-        c = row // (HH * WW)
-        kh = (row // WW) % HH
-        kw = row % WW
-        j_lo = _first_inside(kw - pad, stride)
-        j_hi = _end_inside(kw - pad, stride, W, n_out_w)
-        if j_hi < j_lo:
-            j_hi = j_lo
-        for i in range(n_out_h):
-            dst = &cols[n, row, i * n_out_w]
-            h = i * stride + kh - pad
-            if h < 0 or h >= H:
-                for j in range(n_out_w):
-                    dst[j] = 0
-                continue
-            src = &x[n, c, h, 0]
-            for j in range(j_lo):
-                dst[j] = 0
-            if stride == 1:
-                for j in range(j_lo, j_hi):
-                    dst[j] = src[j + kw - pad]
-            else:
-                for j in range(j_lo, j_hi):
-                    dst[j] = src[j * stride + kw - pad]
-            for j in range(j_hi, n_out_w):
-                dst[j] = 0
+    with nogil:
+        for n in range(N):
+            for row in range(K):
+                c = row // (HH * WW)
+                kh = (row // WW) % HH
+                kw = row % WW
+                # Output columns j in [j_lo, j_hi) read inside the image, the rest read padding.
+                j_lo = _first_inside(kw - pad, stride)
+                j_hi = _end_inside(kw - pad, stride, W, n_out_w)
+                if j_hi < j_lo:
+                    j_hi = j_lo
+                for i in range(n_out_h):
+                    dst = &cols[n, row, i * n_out_w]
+                    h = i * stride + kh - pad
+                    if h < 0 or h >= H:
+                        for j in range(n_out_w):
+                            dst[j] = 0
+                        continue
+                    src = &x[n, c, h, 0]
+                    for j in range(j_lo):
+                        dst[j] = 0
+                    if stride == 1:
+                        for j in range(j_lo, j_hi):
+                            dst[j] = src[j + kw - pad]
+                    else:
+                        for j in range(j_lo, j_hi):
+                            dst[j] = src[j * stride + kw - pad]
+                    for j in range(j_hi, n_out_w):
+                        dst[j] = 0
 
 
 def col2im(const floating[:, :, ::1] cols, floating[:, :, :, ::1] dx,
@@ -99,37 +97,34 @@ def col2im(const floating[:, :, ::1] cols, floating[:, :, :, ::1] dx,
     cdef Py_ssize_t N = dx.shape[0], C = dx.shape[1], H = dx.shape[2], W = dx.shape[3]
     cdef Py_ssize_t n_out_h = 0, n_out_w = 0
     _conv_out_size(N, C, H, W, HH, WW, pad, stride, &cols.shape[0], &n_out_h, &n_out_w)
-    cdef Py_ssize_t task, n, c, h, kh, kw, i, j, row, j_lo, j_hi, w
+    cdef Py_ssize_t n, c, h, kh, kw, i, j, row, j_lo, j_hi, w
     cdef floating* dst
     cdef const floating* src
-    if N * C * H == 0:
-        return
-    # One task per row of dx, gathering every (kh, i) with i*stride + kh - pad == h, so no
-    # two threads ever write the same element.
-    for task in prange(N * C * H, nogil=True, schedule="static"):
-        n = task // (C * H)
-        c = (task // H) % C
-        h = task % H
-        dst = &dx[n, c, h, 0]
-        for w in range(W):
-            dst[w] = 0
-        for kh in range(HH):
-            if (h + pad - kh) % stride != 0 or h + pad - kh < 0:
-                continue
-            i = (h + pad - kh) // stride
-            if i >= n_out_h:
-                continue
-            for kw in range(WW):
-                row = (c * HH + kh) * WW + kw
-                src = &cols[n, row, i * n_out_w]
-                j_lo = _first_inside(kw - pad, stride)
-                j_hi = _end_inside(kw - pad, stride, W, n_out_w)
-                if stride == 1:
-                    for j in range(j_lo, j_hi):
-                        dst[j + kw - pad] += src[j]
-                else:
-                    for j in range(j_lo, j_hi):
-                        dst[j * stride + kw - pad] += src[j]
+    with nogil:
+        for n in range(N):
+            for c in range(C):
+                # Row h of dx gathers from every (kh, i) with i*stride + kh - pad == h.
+                for h in range(H):
+                    dst = &dx[n, c, h, 0]
+                    for w in range(W):
+                        dst[w] = 0
+                    for kh in range(HH):
+                        if h + pad - kh < 0 or (h + pad - kh) % stride != 0:
+                            continue
+                        i = (h + pad - kh) // stride
+                        if i >= n_out_h:
+                            continue
+                        for kw in range(WW):
+                            row = (c * HH + kh) * WW + kw
+                            src = &cols[n, row, i * n_out_w]
+                            j_lo = _first_inside(kw - pad, stride)
+                            j_hi = _end_inside(kw - pad, stride, W, n_out_w)
+                            if stride == 1:
+                                for j in range(j_lo, j_hi):
+                                    dst[j + kw - pad] += src[j]
+                            else:
+                                for j in range(j_lo, j_hi):
+                                    dst[j * stride + kw - pad] += src[j]
 
 
 def maxpool_forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] out,
@@ -149,25 +144,25 @@ def maxpool_forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] out,
     if (argmax.shape[0] != N or argmax.shape[1] != C
             or argmax.shape[2] != Ho or argmax.shape[3] != Wo):
         raise ValueError("argmax must have the output's shape")
-    cdef Py_ssize_t plane, i, j, a, b, best_k
-    cdef const floating* src
+    cdef Py_ssize_t n, c, i, j, a, b, best_k
     cdef const floating* win
     cdef floating best, v
-    for plane in prange(N * C, nogil=True, schedule="static"):
-        src = &x[plane // C, plane % C, 0, 0]
-        for i in range(Ho):
-            for j in range(Wo):
-                win = src + i * stride * W + j * stride
-                best = win[0]
-                best_k = 0
-                for a in range(ph):
-                    for b in range(pw):
-                        v = win[a * W + b]
-                        if v > best:
-                            best = v
-                            best_k = a * pw + b
-                out[plane // C, plane % C, i, j] = best
-                argmax[plane // C, plane % C, i, j] = <int>best_k
+    with nogil:
+        for n in range(N):
+            for c in range(C):
+                for i in range(Ho):
+                    for j in range(Wo):
+                        win = &x[n, c, i * stride, j * stride]
+                        best = win[0]
+                        best_k = 0
+                        for a in range(ph):
+                            for b in range(pw):
+                                v = win[a * W + b]
+                                if v > best:  # strict: ties keep the first maximum
+                                    best = v
+                                    best_k = a * pw + b
+                        out[n, c, i, j] = best
+                        argmax[n, c, i, j] = <int>best_k
 
 
 def maxpool_backward(const floating[:, :, :, ::1] dout, const int[:, :, :, ::1] argmax,
@@ -185,17 +180,16 @@ def maxpool_backward(const floating[:, :, :, ::1] dout, const int[:, :, :, ::1] 
         raise ValueError("need stride >= 1 and a window of at least 1x1")
     if (Ho > 0 and (Ho - 1) * stride + ph > H) or (Wo > 0 and (Wo - 1) * stride + pw > W):
         raise ValueError("pooling output shape does not fit the input")
-    cdef Py_ssize_t plane, i, j, k, n, c, hw
+    cdef Py_ssize_t n, c, i, j, k
     cdef floating* dst
-    for plane in prange(N * C, nogil=True, schedule="static"):
-        n = plane // C
-        c = plane % C
-        dst = &dx[n, c, 0, 0]
-        for hw in range(H * W):
-            dst[hw] = 0
-        for i in range(Ho):
-            for j in range(Wo):
-                k = argmax[n, c, i, j]
-                if k < 0 or k >= ph * pw:
-                    continue  # cannot happen for argmax from maxpool_forward; never write out of bounds
-                dst[(i * stride + k // pw) * W + j * stride + k % pw] += dout[n, c, i, j]
+    with nogil:
+        for n in range(N):
+            for c in range(C):
+                dst = &dx[n, c, 0, 0]
+                for k in range(H * W):
+                    dst[k] = 0
+                for i in range(Ho):
+                    for j in range(Wo):
+                        k = argmax[n, c, i, j]
+                        if 0 <= k < ph * pw:  # always true for argmax from maxpool_forward
+                            dst[(i * stride + k // pw) * W + j * stride + k % pw] += dout[n, c, i, j]
