@@ -325,6 +325,7 @@ def _record(state, item, call, test_report):
         result.reason = _skip_reason(test_report)
     elif test_report.passed:
         result.outcome = report.PASSED
+        result.message = "\n".join(str(v) for k, v in item.user_properties if k == "output")
         _drain(state)  # this check's prints are not the next one's
     else:
         result.outcome = report.FAILED if test_report.when == "call" else report.ERROR

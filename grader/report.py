@@ -89,7 +89,7 @@ def item_output(item, output_limit):
     if item.outcome == SKIPPED:
         return f"Skipped, not counted: {item.reason}"
     if item.outcome == PASSED:
-        return ""
+        return item.message  # what a passing check chose to report (timings, accuracies), or ""
     parts = [item.message or item.reason or "failed"]
     if item.student_output.strip():
         parts.append(OUTPUT_HEADING + "\n" + truncate(item.student_output, output_limit))

@@ -1,5 +1,4 @@
 """Section 2: the naive convolution forward pass, conv_forward_naive."""
-import numpy as np
 
 from grader import config, data
 from grader import diagnoses as bugs

@@ -1,5 +1,4 @@
 """Prerequisites: affine, ReLU, softmax loss and batchnorm layers from earlier assignments."""
-import numpy as np
 
 from grader import diagnoses as bugs
 from grader.cases import check

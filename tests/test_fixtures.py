@@ -5,7 +5,6 @@ import json
 import pkgutil
 
 import numpy as np
-import pytest
 
 import grader
 from grader import cases, config, fixtures

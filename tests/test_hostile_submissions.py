@@ -1,10 +1,16 @@
 """Hostile whole submissions, graded end to end: none gains anything and every run completes.
 
-Each submission is the solution with the functions of one file in tests/hostile_subs/
-replaced (tests/mutants.apply_patch). For every one: results.json is written and valid, the
-attacked functions' checks score 0, the total is no higher than that of the same submission
-with the attacked functions missing, and (for attacks that stay inside one call) every other
-check still passes, so the attack did not disturb the rest of the run.
+Each submission is the solution with one file of tests/hostile_subs/ patched into its layers.py
+(tests/mutants.apply_patch: a def replaces the solution's def of that name, other statements go
+after its imports, so the patches use the solution's `np`). For every one: results.json is
+written and valid, the attacked functions' checks score 0, the total is no higher than that of
+the same submission with the attacked functions missing, and (for attacks that stay inside one
+call) every other check still passes, so the attack did not disturb the rest of the run.
+
+Two attacks depend on the deployment rather than on the grader process: overwriting
+results.json from a process that outlives the grader, and reading the fixture files. They are
+run the way Gradescope runs (grader/gradescope/run.py, student code as an unprivileged user);
+those tests need root and a user who can run this Python, and skip otherwise.
 """
 import concurrent.futures
 import json
