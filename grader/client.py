@@ -126,6 +126,7 @@ class Worker:
                                   else student_files)
         self.last_elapsed = 0.0
         self.restarts = 0      # number of times a worker was killed after a failure
+        self._timeouts = {}    # target -> number of timeouts so far (see config.RETRY_TIMEOUT_S)
         self.info = None       # the worker's ready message: pid, uid
         self._proc = None
         self._output = []
@@ -338,6 +339,12 @@ class Worker:
     def _request(self, msg, what, timeout=None):
         """Send one request and return the reply value, or raise StudentError."""
         timeout = self.timeout if timeout is None else timeout
+        timed_out = self._timeouts.get(what, 0)
+        if timed_out >= 2:
+            raise StudentError("timeout", f"{what} was not run again: it did not finish in time "
+                               "twice earlier in this grading run", target=what)
+        if timed_out:
+            timeout = min(timeout, config.RETRY_TIMEOUT_S)
         if self._proc is None:
             self._spawn()
         try:
@@ -355,6 +362,7 @@ class Worker:
             output = self._leftover_output()
             self._remember(output)
             self._fail_and_kill()
+            self._timeouts[what] = timed_out + 1
             raise StudentError("timeout", f"{what} did not finish within {timeout:g} s",
                                output=output, target=what) from None
         except _Eof:

@@ -59,6 +59,9 @@ SUBMISSION_MAX_BYTES = 50 * 2**20         # total uncompressed size of a submitt
 SUBMISSION_MAX_FILES = 2000               # entries in a .zip / files scanned in a folder
 
 WORKER_TIMEOUT_S = 30.0                   # default deadline of one request to the worker
+# After a function times out once, later calls to it get this much shorter deadline, and after a
+# second timeout it is not run again: one hanging function must not eat the whole grading budget.
+RETRY_TIMEOUT_S = 5.0
 WORKER_START_TIMEOUT_S = 60.0             # spawning the worker (python + numpy import)
 # RLIMIT_AS of the worker (virtual memory). Measured: idle 105 MB (RSS 33 MB); the solution's
 # ThreeLayerConvNet.loss on 100 CIFAR-sized images peaks at 333 MB (float32) / 501 MB (float64).

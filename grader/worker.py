@@ -373,7 +373,7 @@ class Server:
             reply = {"ok": False, "output": reply["output"], "elapsed": reply.get("elapsed", 0.0),
                      "error": {"kind": "bad_return", "type": type(e).__name__,
                                "message": _one_line(f"the return value cannot be sent: "
-                                                    f"{_safe_str(e)}"), "traceback": ""}}
+                                                    f"{type(e).__name__} {_safe_str(e)}"), "traceback": ""}}
             chunks = self.proto.pack(reply)
         for chunk in chunks:
             view = memoryview(chunk)

@@ -90,6 +90,21 @@ def test_infinite_loop_times_out_then_next_call_works(worker):
     still_works(worker)
 
 
+def test_a_hanging_function_gets_a_short_retry_then_is_not_run_again(tmp_path, monkeypatch):
+    monkeypatch.setattr(config, "RETRY_TIMEOUT_S", 0.5)
+    root = make_package(tmp_path, (HOSTILE / "layers.py").read_text())
+    with Worker(root, timeout=TIMEOUT) as w:
+        first = fails_with(w, ["timeout"], "layers.spin")
+        assert "2 s" in first.message
+        second = fails_with(w, ["timeout"], "layers.spin", timeout=60)
+        assert "0.5 s" in second.message  # capped, whatever the check asked for
+        started = time.monotonic()
+        third = fails_with(w, ["timeout"], "layers.spin", timeout=60)
+        assert "not run again" in third.message
+        assert time.monotonic() - started < 0.5
+        still_works(w)  # other functions keep their full deadline
+
+
 def test_stale_handle_after_restart_is_a_clear_error(worker):
     model = worker.new("layers.Model", 3)
     worker.restart()
