@@ -64,27 +64,32 @@ def read_batch(path):
     return data.reshape(-1, 3, 32, 32), labels
 
 
+def _candidates():
+    """(label, folder) where CIFAR-10 may be, in the order they are tried."""
+    env = os.environ.get(DATA_ENV)
+    places = [(f"${DATA_ENV}/{CIFAR_FOLDER}" + (f" ({env})" if env else " (not set)"),
+               Path(env) / CIFAR_FOLDER if env else None)]
+    # The student release: the notebook's get_datasets.sh downloads into ./cs260/datasets.
+    local = Path.cwd() / "cs260" / "datasets" / CIFAR_FOLDER
+    places.append((str(local), local))
+    trusted = trusted_package_dir() / "datasets" / CIFAR_FOLDER
+    places.append((str(trusted), trusted))
+    return places
+
+
 def cifar_dir():
-    """The cifar-10-batches-py folder: $CS260_DATA_DIR, else the trusted package's datasets/;
-    None when neither has the training and test batches."""
-    candidates = []
-    if os.environ.get(DATA_ENV):
-        candidates.append(Path(os.environ[DATA_ENV]) / CIFAR_FOLDER)
-    candidates.append(trusted_package_dir() / "datasets" / CIFAR_FOLDER)
-    for folder in candidates:
-        if (folder / "data_batch_1").is_file() and (folder / "test_batch").is_file():
+    """The cifar-10-batches-py folder (see _candidates); None when no candidate has the
+    training and test batches."""
+    for _, folder in _candidates():
+        if folder and (folder / "data_batch_1").is_file() and (folder / "test_batch").is_file():
             return folder
     return None
 
 
-find_cifar = cifar_dir   # the name grader/plugin.py's `cifar` fixture uses
 
 
 def where_cifar_is_looked_for():
-    env = os.environ.get(DATA_ENV)
-    places = [f"${DATA_ENV}/{CIFAR_FOLDER}" + (f" ({env})" if env else " (not set)"),
-              str(trusted_package_dir() / "datasets" / CIFAR_FOLDER)]
-    return " and ".join(places)
+    return " and ".join(label for label, _ in _candidates())
 
 
 def load_cifar10(num_train, num_test, folder=None):

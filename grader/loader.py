@@ -40,7 +40,10 @@ class Submission:
 
     def summary(self):
         """One paragraph: expected vs found files, problems and notes."""
-        parts = [f"Expected {_expected_text()}; {_found_text(self.found)}."]
+        complete = all(self.files.get(n) is not None and n not in self.problems
+                       for n in config.STUDENT_FILES)
+        # The whole file list only helps when something is missing or broken.
+        parts = [] if complete else [f"Expected {_expected_text()}; {_found_text(self.found)}."]
         for name in config.STUDENT_FILES:
             if self.files.get(name) is None:
                 parts.append(f"{name}: not found.")

@@ -66,10 +66,10 @@ def pytest_addoption(parser):
 
 
 def default_submission(cwd):
-    """(path, why): ./ when ./cs260 exists (the student release layout), else the repo's starter."""
+    """(path, why): ./cs260 when it exists (the student release layout), else the repo's starter."""
     cwd = Path(cwd)
     if (cwd / "cs260").is_dir():
-        return cwd.resolve(), "default: ./cs260 found in the current folder"
+        return (cwd / "cs260").resolve(), "default: ./cs260 found in the current folder"
     return REPO / "starter", "default: no ./cs260 here, grading the starter code"
 
 

@@ -283,8 +283,8 @@ This grades your `cs260/` with the public checks and prints a table: the points 
 and, for each failing one, what went wrong. Gradescope runs the same checks plus hidden cases,
 so a full score here is a good sign but not a guarantee. Before you start it prints 0 points with
 "not implemented" messages; that is expected. The check that trains on CIFAR-10 is skipped, with
-a message saying where it looked, when it does not find the data; to use the copy the notebook
-downloaded, run `CS260_DATA_DIR=cs260/datasets pytest grader`.
+a message saying where it looked, when it does not find the data; it finds the copy the notebook
+downloads into `cs260/datasets/`.
 
 ## 4. Submit
 

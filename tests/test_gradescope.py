@@ -122,7 +122,7 @@ def test_zip_has_no_solution_code(zip_path):
         assert not leaked, f"{name}: {sorted(leaked)[:3]}"
 
 
-def test_build_refuses_solution_code(tmp_path):
+def test_build_refuses_solution_code():
     files = {"grader/x.py": (SOLUTION / "layers.py").read_bytes()}
     problems = build.check_zip(files)
     assert any("solution marker" in p for p in problems)

@@ -319,7 +319,7 @@ def test_default_submission_is_the_release_folder_else_the_starter(tmp_path):
     from grader.plugin import default_submission
     assert default_submission(tmp_path)[0] == REPO / "starter"
     (tmp_path / "cs260").mkdir()
-    assert default_submission(tmp_path)[0] == tmp_path.resolve()
+    assert default_submission(tmp_path)[0] == (tmp_path / "cs260").resolve()
 
 
 def test_plain_pytest_grader_collects_every_check_and_names_the_submission():

@@ -74,5 +74,9 @@ def test_one_epoch_on_full_data(cs, data):
     )
     solver.train()
     assert len(solver.loss_history) == 980
-    assert solver.train_acc_history[-1] > 0.4  # notebook: 0.449
+    # The notebook measures on 1000 random training images (0.449); 5000 give a steadier figure.
+    train_acc = solver.check_accuracy(data["X_train"][:5000], data["y_train"][:5000])
+    print(f"one epoch: train acc {train_acc:.3f} (5000 images), "
+          f"{solver.train_acc_history[-1]:.3f} (1000), val acc {solver.val_acc_history[-1]:.3f}")
+    assert train_acc > 0.4
     assert solver.val_acc_history[-1] > 0.35  # notebook: 0.42
