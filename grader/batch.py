@@ -12,6 +12,7 @@ on the next run. The batch always goes on.
 """
 import csv
 import os
+import pwd
 import re
 import sys
 import threading
@@ -245,13 +246,30 @@ def add_arguments(parser):
     parser.add_argument("--timeout", type=float, default=GRADING_TIMEOUT_S,
                         help=f"seconds one submission may take (default {GRADING_TIMEOUT_S})")
     parser.add_argument("--run-as", metavar="USER", default=None,
-                        help="run student code as this unprivileged user (needs root)")
+                        help="run student code as this unprivileged user (needs root; as root the "
+                             "default is the Gradescope student account when it exists)")
     parser.add_argument("--pytest-arg", action="append", default=[], metavar="ARG",
                         help="extra argument for each pytest run (repeatable), e.g. "
                              "--pytest-arg=-k --pytest-arg=conv")
 
 
+def _default_run_as(run_as, stream=sys.stderr):
+    """As root, student code must not run as root: a submission could rewrite other students'
+    results under OUTDIR. Use the Gradescope student account when it exists, else warn."""
+    if run_as is not None or not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return run_as
+    from grader.gradescope import STUDENT_USER
+    try:
+        pwd.getpwnam(STUDENT_USER)
+        return STUDENT_USER
+    except KeyError:
+        print(f"WARNING: running as root without --run-as: student code runs as root and could "
+              f"tamper with other results in the output folder; create an unprivileged user "
+              f"(e.g. `useradd -M {STUDENT_USER}`) and pass --run-as", file=stream)
+        return None
+
+
 def run(args):
     statuses = grade_all(args.folder, args.out, args.jobs, args.force, args.timeout,
-                         args.pytest_arg, args.run_as)
+                         args.pytest_arg, _default_run_as(args.run_as))
     return 1 if any(s.startswith(ERROR) for s in statuses.values()) else 0

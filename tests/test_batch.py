@@ -190,3 +190,18 @@ def test_progress_bar_text():
     lines = stream.getvalue().splitlines()
     assert lines[0].startswith("[" + "#" * (batch.BAR_WIDTH // 3)) and "1/3" in lines[0]
     assert "2/3" in lines[1] and "not graded 1" in lines[1] and "y: error: boom" in lines[1]
+
+
+def test_as_root_without_run_as_warns_or_uses_the_student_account(monkeypatch):
+    import io
+    import pwd as pwd_module
+    from grader import batch
+    from grader.gradescope import STUDENT_USER
+    monkeypatch.setattr(batch.os, "geteuid", lambda: 0)
+    assert batch._default_run_as("someone") == "someone"
+    monkeypatch.setattr(batch.pwd, "getpwnam", lambda name: (_ for _ in ()).throw(KeyError(name)))
+    stream = io.StringIO()
+    assert batch._default_run_as(None, stream) is None
+    assert "WARNING" in stream.getvalue() and "--run-as" in stream.getvalue()
+    monkeypatch.setattr(batch.pwd, "getpwnam", lambda name: pwd_module.getpwnam("root"))
+    assert batch._default_run_as(None) == STUDENT_USER

@@ -8,6 +8,7 @@ import json
 import os
 import stat
 import subprocess
+import tempfile
 import sys
 import zipfile
 from pathlib import Path
@@ -243,13 +244,15 @@ def test_student_user_cannot_read_grader_or_write_results(root, tmp_path):
     user = next((u for u in ("cs260student", "nobody") if _can_run_as(u)), None)
     if user is None:
         pytest.skip("no unprivileged user that can run this Python (it must be readable by it)")
-    drop = tmp_path / "drop"
-    drop.mkdir()
+    # Not under tmp_path: pytest's base temp folder is 0700, the student user could not write there
+    # whatever the grader's permissions are, and the "leaked" check below could never fail.
+    drop = Path(tempfile.mkdtemp(prefix="cs260-drop-"))
     drop.chmod(0o777)
     hidden = next((root / "source" / "fixtures" / "hidden").iterdir())
     files = solution_files()
     files["layers.py"] = (
         "import os\n"
+        f"open(os.path.join({str(drop)!r}, 'ran'), 'w').write('x')\n"
         f"for path in [{str(hidden)!r}, {str(root / 'source' / 'grader' / 'config.py')!r}]:\n"
         "    try:\n"
         "        open(path, 'rb').read(1)\n"
@@ -262,6 +265,7 @@ def test_student_user_cannot_read_grader_or_write_results(root, tmp_path):
         "    pass\n" + files["layers.py"])
     results, log = run_autograder(root, files, "-k prereq", run_as=user)
     assert f"runs as {user}" in log
+    assert (drop / "ran").exists(), "the student code never ran, so this test proves nothing"
     assert not (drop / "leaked").exists(), (drop / "leaked").read_text()
     assert not (root / "results" / "pwned").exists()
     assert results["score"] == pytest.approx(max_score(results)) and results["score"] > 0
