@@ -199,9 +199,13 @@ def test_as_root_without_run_as_warns_or_uses_the_student_account(monkeypatch):
     from grader.gradescope import STUDENT_USER
     monkeypatch.setattr(batch.os, "geteuid", lambda: 0)
     assert batch._default_run_as("someone") == "someone"
-    monkeypatch.setattr(batch.pwd, "getpwnam", lambda name: (_ for _ in ()).throw(KeyError(name)))
+
+    def no_such_user(name):
+        raise KeyError(name)
+    monkeypatch.setattr(batch.pwd, "getpwnam", no_such_user)
     stream = io.StringIO()
     assert batch._default_run_as(None, stream) is None
     assert "WARNING" in stream.getvalue() and "--run-as" in stream.getvalue()
-    monkeypatch.setattr(batch.pwd, "getpwnam", lambda name: pwd_module.getpwnam("root"))
+    root_entry = pwd_module.getpwnam("root")
+    monkeypatch.setattr(batch.pwd, "getpwnam", lambda name: root_entry)
     assert batch._default_run_as(None) == STUDENT_USER
