@@ -197,6 +197,7 @@ def test_as_root_without_run_as_warns_or_uses_the_student_account(monkeypatch):
     import pwd as pwd_module
     from grader import batch
     from grader.gradescope import STUDENT_USER
+    root_entry = pwd_module.getpwnam("root")
     monkeypatch.setattr(batch.os, "geteuid", lambda: 0)
     assert batch._default_run_as("someone") == "someone"
 
@@ -206,6 +207,5 @@ def test_as_root_without_run_as_warns_or_uses_the_student_account(monkeypatch):
     stream = io.StringIO()
     assert batch._default_run_as(None, stream) is None
     assert "WARNING" in stream.getvalue() and "--run-as" in stream.getvalue()
-    root_entry = pwd_module.getpwnam("root")
     monkeypatch.setattr(batch.pwd, "getpwnam", lambda name: root_entry)
     assert batch._default_run_as(None) == STUDENT_USER
