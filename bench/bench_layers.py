@@ -6,7 +6,8 @@ Prints one table: time of our layer, of a plain-numpy version, of torch (CPU, me
 separate process so its thread pool does not compete with numpy's), the speedups, and for
 convolutions the achieved GFLOP/s as a share of the float64 GEMM peak measured in the same run
 (a 2048x2048 matmul). Times are medians. `pip install -e ".[bench]"` installs torch.
-Numbers are only meaningful on an otherwise idle machine: the run reports how busy it was.
+Numbers are only meaningful on an otherwise idle machine: a measurement taken while other
+processes used the CPUs is retried, and marked * if it never ran quiet.
 """
 import argparse
 import importlib
@@ -41,7 +42,7 @@ DTYPES = ("float64", "float32")
 
 # ---------------------------------------------------------------- timing
 
-def median_time(fn, repeats=None, budget=0.6):
+def median_time(fn, repeats=None, budget=0.3):
     """Median wall time of fn() in seconds, after two warm-up calls."""
     fn()
     start = time.perf_counter()
@@ -56,20 +57,11 @@ def median_time(fn, repeats=None, budget=0.6):
     return float(np.median(times))
 
 
-def gemm_peak_gflops(repeats=7):
-    a = np.random.default_rng(0).standard_normal((2048, 2048))
-    return 2 * 2048**3 / median_time(lambda: a @ a, repeats) / 1e9
-
-
-def conv_flops(xs, ws, stride, pad):
-    N, C, H, W = xs
-    F, _, HH, WW = ws
-    Ho, Wo = (H + 2 * pad - HH) // stride + 1, (W + 2 * pad - WW) // stride + 1
-    return 2 * N * F * Ho * Wo * C * HH * WW
-
-
 class BusyMeter:
-    """CPU time that other processes used while the benchmark ran, as a share of the machine."""
+    """Share of the machine's CPU time that other processes used inside the `with` block.
+
+    /proc/stat gives the whole machine's busy time; our own (all threads, children) is subtracted.
+    """
 
     def __enter__(self):
         self.start = (self._machine_busy(), self._ours(), time.perf_counter())
@@ -78,7 +70,8 @@ class BusyMeter:
     def __exit__(self, *exc):
         busy, ours, wall = self._machine_busy(), self._ours(), time.perf_counter()
         cores = os.cpu_count() or 1
-        self.others = max(0.0, (busy - self.start[0]) - (ours - self.start[1])) / ((wall - self.start[2]) * cores)
+        theirs = (busy - self.start[0]) - (ours - self.start[1])
+        self.others = max(0.0, theirs) / ((wall - self.start[2]) * cores)
 
     @staticmethod
     def _machine_busy():
@@ -91,34 +84,68 @@ class BusyMeter:
 
     @staticmethod
     def _ours():
-        return sum(getattr(resource.getrusage(who), f) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
-                   for f in ("ru_utime", "ru_stime"))
+        usages = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+        return sum(u.ru_utime + u.ru_stime for u in usages)
+
+
+def measure(fn, repeats=None, attempts=4):
+    """(median seconds, quiet): re-measured after a pause while other processes kept the CPUs
+    busy (more than 10% of the machine), up to `attempts` times; quiet is False if they always did."""
+    for attempt in range(attempts):
+        with BusyMeter() as meter:
+            seconds = median_time(fn, repeats)
+        if meter.others <= 0.1:
+            return seconds, True
+        time.sleep(1 + attempt)
+    return seconds, False
+
+
+def gemm_peak_gflops():
+    a = np.random.default_rng(0).standard_normal((2048, 2048))
+    seconds, quiet = measure(lambda: a @ a, repeats=7)
+    return 2 * 2048**3 / seconds / 1e9, quiet
+
+
+def _conv_out_hw(xs, ws, stride, pad):
+    return (xs[2] + 2 * pad - ws[2]) // stride + 1, (xs[3] + 2 * pad - ws[3]) // stride + 1
+
+
+def conv_flops(xs, ws, stride, pad):
+    """Multiply-adds of the convolution, times 2."""
+    Ho, Wo = _conv_out_hw(xs, ws, stride, pad)
+    return 2 * xs[0] * ws[0] * Ho * Wo * ws[1] * ws[2] * ws[3]
 
 
 # ---------------------------------------------------------------- plain numpy versions
 
-def numpy_conv_forward(x, w, b, stride, pad):
-    """sliding_window_view of the padded input + one tensordot (one GEMM)."""
+def numpy_im2col(x, HH, WW, stride, pad):
+    """(C*HH*WW, N*Ho*Wo) matrix of receptive fields, from a sliding_window_view of the padded x."""
     x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    win = sliding_window_view(x_pad, w.shape[2:], axis=(2, 3))[:, :, ::stride, ::stride]
-    out = np.tensordot(win, w, axes=([1, 4, 5], [1, 2, 3]))  # (N, Ho, Wo, F)
-    return (out + b).transpose(0, 3, 1, 2)
+    win = sliding_window_view(x_pad, (HH, WW), axis=(2, 3))[:, :, ::stride, ::stride]
+    return win.transpose(1, 4, 5, 0, 2, 3).reshape(x.shape[1] * HH * WW, -1)
+
+
+def numpy_conv_forward(x, w, b, stride, pad):
+    """Plain numpy im2col: sliding_window_view + one matmul for the whole batch."""
+    N = x.shape[0]
+    F, _, HH, WW = w.shape
+    out = w.reshape(F, -1) @ numpy_im2col(x, HH, WW, stride, pad) + b[:, None]  # (F, N*Ho*Wo)
+    return out.reshape(F, N, -1).transpose(1, 0, 2).reshape(N, F, *_conv_out_hw(x.shape, w.shape, stride, pad))
 
 
 def numpy_conv_backward(dout, x, w, stride, pad):
-    """dw by one tensordot over windows; dx by one strided add per kernel offset."""
+    """One matmul each for dw and the column gradients; dx by one strided add per kernel offset."""
     N, C, H, W = x.shape
     F, _, HH, WW = w.shape
     Ho, Wo = dout.shape[2:]
-    x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    win = sliding_window_view(x_pad, (HH, WW), axis=(2, 3))[:, :, ::stride, ::stride]
-    dw = np.tensordot(dout, win, axes=([0, 2, 3], [0, 2, 3]))
-    dcols = np.tensordot(dout, w, axes=(1, 0))  # (N, Ho, Wo, C, HH, WW)
-    dx_pad = np.zeros_like(x_pad)
+    d = dout.transpose(1, 0, 2, 3).reshape(F, -1)  # (F, N*Ho*Wo)
+    dw = (d @ numpy_im2col(x, HH, WW, stride, pad).T).reshape(w.shape)
+    dcols = (w.reshape(F, -1).T @ d).reshape(C, HH, WW, N, Ho, Wo)
+    dx_pad = np.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=x.dtype)
     for kh in range(HH):
         for kw in range(WW):
             dx_pad[:, :, kh:kh + stride * Ho:stride, kw:kw + stride * Wo:stride] += \
-                dcols[:, :, :, :, kh, kw].transpose(0, 3, 1, 2)
+                dcols[:, kh, kw].transpose(1, 0, 2, 3)
     return dx_pad[:, :, pad:pad + H, pad:pad + W], dw, dout.sum(axis=(0, 2, 3))
 
 
@@ -147,7 +174,7 @@ def numpy_pool_backward(dout, k, x_shape, ph, pw, stride):
 # ---------------------------------------------------------------- torch (in its own process)
 
 def torch_times(repeats):
-    """{key: seconds} for torch's CPU conv2d / max_pool2d forward and backward (run in a child)."""
+    """{key: (seconds, quiet)} for torch's CPU conv2d / max_pool2d forward and backward (in a child)."""
     import torch
 
     torch.set_num_threads(os.cpu_count() or 1)
@@ -160,9 +187,9 @@ def torch_times(repeats):
                 x, w, b = (torch.from_numpy(r.standard_normal(s).astype(dtype)) for s in (xs, ws, ws[:1]))
                 out = torch.nn.functional.conv2d(x, w, b, stride=stride, padding=pad)
                 dout = torch.from_numpy(r.standard_normal(tuple(out.shape)).astype(dtype))
-                times[f"conv fwd|{label}|{dtype}"] = median_time(
+                times[f"conv fwd|{label}|{dtype}"] = measure(
                     lambda: torch.nn.functional.conv2d(x, w, b, stride=stride, padding=pad), repeats)
-                times[f"conv bwd|{label}|{dtype}"] = median_time(
+                times[f"conv bwd|{label}|{dtype}"] = measure(
                     lambda: aten.convolution_backward(dout, x, w, [ws[0]], [stride] * 2, [pad] * 2, [1, 1],
                                                       False, [0, 0], 1, [True, True, True]), repeats)
         for label, xs, ph, pw, stride in POOL_CASES:
@@ -170,9 +197,9 @@ def torch_times(repeats):
                 x = torch.from_numpy(np.random.default_rng(0).standard_normal(xs).astype(dtype))
                 out, idx = torch.nn.functional.max_pool2d(x, (ph, pw), stride, return_indices=True)
                 dout = torch.ones_like(out)
-                times[f"pool fwd|{label}|{dtype}"] = median_time(
+                times[f"pool fwd|{label}|{dtype}"] = measure(
                     lambda: torch.nn.functional.max_pool2d(x, (ph, pw), stride), repeats)
-                times[f"pool bwd|{label}|{dtype}"] = median_time(
+                times[f"pool bwd|{label}|{dtype}"] = measure(
                     lambda: aten.max_pool2d_with_indices_backward(dout, x, [ph, pw], [stride] * 2, [0, 0],
                                                                   [1, 1], False, idx), repeats)
     return times, torch.__version__
@@ -188,7 +215,7 @@ def run_torch_child(repeats):
         lines = proc.stderr.strip().splitlines()
         return None, lines[-1] if lines else f"exit code {proc.returncode}"
     report = json.loads(proc.stdout)
-    return report["times"], f"torch {report['version']}"
+    return {k: tuple(v) for k, v in report["times"].items()}, f"torch {report['version']}"
 
 
 # ---------------------------------------------------------------- our layers
@@ -206,7 +233,9 @@ def load_fast_layers(tree):
 
 
 def bench_ours(fl, repeats):
-    """Rows of (op, label, shape text, dtype, ours s, numpy s, flops or None)."""
+    """Rows of (op, label, shape text, dtype, ours, fallback, numpy, flops or None); each time is
+    a (seconds, quiet) pair. fallback: our layers on the pure-numpy kernels (no Cython build)."""
+    slow = importlib.import_module(fl.__name__.rsplit(".", 1)[0] + ".im2col")
     rows = []
     for label, xs, ws, stride, pad in CONV_CASES:
         for dtype in DTYPES:
@@ -214,6 +243,7 @@ def bench_ours(fl, repeats):
             x, w, b = (r.standard_normal(s).astype(dtype) for s in (xs, ws, ws[:1]))
             cp = {"stride": stride, "pad": pad}
             out, cache = fl.conv_forward_fast(x, w, b, cp)
+            _, slow_cache = fl._conv_forward(x, w, b, cp, slow)
             dout = r.standard_normal(out.shape).astype(dtype)
             tol = 1e-8 if dtype == "float64" else 1e-3
             np.testing.assert_allclose(out, numpy_conv_forward(x, w, b, stride, pad), rtol=tol, atol=tol)
@@ -222,16 +252,19 @@ def bench_ours(fl, repeats):
             shape = f"x{xs} w{ws} s{stride} p{pad}"
             flops = conv_flops(xs, ws, stride, pad)
             rows.append(("conv fwd", label, shape, dtype,
-                         median_time(lambda: fl.conv_forward_fast(x, w, b, cp), repeats),
-                         median_time(lambda: numpy_conv_forward(x, w, b, stride, pad), repeats), flops))
+                         measure(lambda: fl.conv_forward_fast(x, w, b, cp), repeats),
+                         measure(lambda: fl._conv_forward(x, w, b, cp, slow), repeats),
+                         measure(lambda: numpy_conv_forward(x, w, b, stride, pad), repeats), flops))
             rows.append(("conv bwd", label, shape, dtype,
-                         median_time(lambda: fl.conv_backward_fast(dout, cache), repeats),
-                         median_time(lambda: numpy_conv_backward(dout, x, w, stride, pad), repeats), 2 * flops))
+                         measure(lambda: fl.conv_backward_fast(dout, cache), repeats),
+                         measure(lambda: fl.conv_backward_fast(dout, slow_cache), repeats),
+                         measure(lambda: numpy_conv_backward(dout, x, w, stride, pad), repeats), 2 * flops))
     for label, xs, ph, pw, stride in POOL_CASES:
         for dtype in DTYPES:
             x = np.random.default_rng(0).standard_normal(xs).astype(dtype)
             pp = {"pool_height": ph, "pool_width": pw, "stride": stride}
             out, cache = fl.max_pool_forward_fast(x, pp)
+            _, slow_cache = fl._max_pool_forward(x, pp, slow)
             ref, k = numpy_pool_forward(x, ph, pw, stride)
             np.testing.assert_array_equal(out, ref)
             dout = np.ones(out.shape, dtype=dtype)
@@ -239,30 +272,41 @@ def bench_ours(fl, repeats):
                                           numpy_pool_backward(dout, k, xs, ph, pw, stride))
             shape = f"x{xs} {ph}x{pw} s{stride}"
             rows.append(("pool fwd", label, shape, dtype,
-                         median_time(lambda: fl.max_pool_forward_fast(x, pp), repeats),
-                         median_time(lambda: numpy_pool_forward(x, ph, pw, stride), repeats), None))
+                         measure(lambda: fl.max_pool_forward_fast(x, pp), repeats),
+                         measure(lambda: fl._max_pool_forward(x, pp, slow), repeats),
+                         measure(lambda: numpy_pool_forward(x, ph, pw, stride), repeats), None))
             rows.append(("pool bwd", label, shape, dtype,
-                         median_time(lambda: fl.max_pool_backward_fast(dout, cache), repeats),
-                         median_time(lambda: numpy_pool_backward(dout, k, xs, ph, pw, stride), repeats), None))
+                         measure(lambda: fl.max_pool_backward_fast(dout, cache), repeats),
+                         measure(lambda: fl.max_pool_backward_fast(dout, slow_cache), repeats),
+                         measure(lambda: numpy_pool_backward(dout, k, xs, ph, pw, stride), repeats), None))
     return rows
 
 
 def print_table(rows, torch_t, peak):
-    head = ["op", "case", "shape", "dtype", "ours ms", "numpy ms", "torch ms",
+    """The result table; a time marked * was measured while other processes were busy."""
+    def ms(entry):
+        return f"{entry[0] * 1e3:.2f}{'' if entry[1] else '*'}" if entry else "-"
+
+    head = ["op", "case", "shape", "dtype", "ours ms", "fallback ms", "numpy ms", "torch ms",
             "x numpy", "x torch", "GFLOP/s", "% peak"]
     lines = []
-    for op, label, shape, dtype, ours, plain, flops in rows:
+    for op, label, shape, dtype, ours, fallback, plain, flops in rows:
         t = torch_t.get(f"{op}|{label}|{dtype}") if torch_t else None
-        gf = flops / ours / 1e9 if flops else None
-        lines.append([op, label, shape, dtype, f"{ours * 1e3:.2f}", f"{plain * 1e3:.2f}",
-                      f"{t * 1e3:.2f}" if t else "-", f"{plain / ours:.1f}", f"{t / ours:.2f}" if t else "-",
-                      f"{gf:.1f}" if gf else "-", f"{100 * gf / peak:.0f}%" if gf and dtype == "float64" else "-"])
+        gf = flops / ours[0] / 1e9 if flops else None
+        lines.append([op, label, shape, dtype, ms(ours), ms(fallback), ms(plain), ms(t),
+                      f"{plain[0] / ours[0]:.1f}",
+                      f"{t[0] / ours[0]:.2f}" if t else "-", f"{gf:.1f}" if gf else "-",
+                      f"{100 * gf / peak:.0f}%" if gf and dtype == "float64" else "-"])
     widths = [max(len(str(r[i])) for r in [head] + lines) for i in range(len(head))]
     fmt = "  ".join(f"{{:{'<' if i < 4 else '>'}{w}}}" for i, w in enumerate(widths))
     print(fmt.format(*head))
     print("  ".join("-" * w for w in widths))
     for line in lines:
         print(fmt.format(*line))
+    noisy = [r for r in rows if not all(entry[1] for entry in r[4:7])]
+    noisy += [k for k, v in (torch_t or {}).items() if not v[1]]
+    if noisy:
+        print("\n* measured while other processes kept the CPUs busy (retried, never quiet): unreliable")
 
 
 def main():
@@ -278,20 +322,18 @@ def main():
         return
 
     fl = load_fast_layers(args.tree)
-    with BusyMeter() as meter:
-        peak = gemm_peak_gflops()
-        rows = bench_ours(fl, args.repeats)
-        peak = max(peak, gemm_peak_gflops())  # measured before and after, the better of the two
-        torch_t, torch_note = (None, "torch skipped") if args.no_torch else run_torch_child(args.repeats)
+    peak, peak_quiet = gemm_peak_gflops()
+    rows = bench_ours(fl, args.repeats)
+    peak = max(peak, gemm_peak_gflops()[0])  # measured before and after; the better of the two
+    torch_t, torch_note = (None, "torch skipped") if args.no_torch else run_torch_child(args.repeats)
     print(f"cs260 fast layers ({args.tree}, kernels: {fl.BACKEND}), numpy {np.__version__}, "
-          f"{os.cpu_count()} cores; float64 GEMM peak (2048x2048 matmul): {peak:.1f} GFLOP/s; "
-          f"{torch_note if torch_t else 'no torch: ' + torch_note}")
-    print("x numpy / x torch: their time divided by ours (higher is better for us); "
-          "GFLOP/s: useful convolution flops per second of ours.\n")
+          f"{os.cpu_count()} cores; float64 GEMM peak (2048x2048 matmul): {peak:.1f} GFLOP/s"
+          f"{'' if peak_quiet else ' (busy machine)'}; {torch_note if torch_t else 'no torch: ' + torch_note}")
+    print("Median times. ours: fast_layers with the Cython kernels; fallback: the same with the numpy\n"
+          "kernels (im2col.py); numpy: plain numpy (sliding_window_view + one matmul; reshape for pools).\n"
+          "x numpy, x torch: their time divided by ours (above 1: ours is faster); GFLOP/s: convolution\n"
+          "flops per second of ours, and as % of the GEMM peak.\n")
     print_table(rows, torch_t, peak)
-    if meter.others > 0.1:
-        print(f"\nWARNING: other processes used {100 * meter.others:.0f}% of the machine during the run; "
-              "the times are not reliable.")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ examples:
   python -m grader student-release cs260_homework.zip
   python -m grader grade path/to/submission --results-json results.json
   python -m grader grade-all export/ --out graded/ --jobs 4
+  python -m grader weights                    # the weights table of grader/config.py
 """
 
 
@@ -49,6 +50,11 @@ def _grade(args):
     if args.run_as:
         cmd += ["--run-as", args.run_as]
     return subprocess.call(cmd + args.rest, cwd=REPO)  # e.g. -k conv
+
+
+def _weights(args):
+    from grader import report
+    print(report.weights_markdown())
 
 
 def _grade_all(args):
@@ -103,6 +109,9 @@ def build_parser():
                             description=batch.__doc__.split("\n\n")[0])
     batch.add_arguments(p)
     p.set_defaults(func=_grade_all)
+
+    p = commands.add_parser("weights", help="print the weights table (Markdown, as in the README)")
+    p.set_defaults(func=_weights)
     return parser
 
 

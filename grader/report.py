@@ -267,3 +267,19 @@ def write_json_atomic(path, data):
         except OSError:
             pass
         raise
+
+
+def weights_markdown():
+    """The weights table of the README, from grader/config.py (the one place weights live)."""
+    from grader import config
+    lines = ["| section | check | points | visibility |", "| --- | --- | ---: | --- |"]
+    for section in config.SECTIONS:
+        checks = [(key, pts) for key, (sec, pts) in config.CHECKS.items() if sec == section.key]
+        for i, (key, pts) in enumerate(checks):
+            label = f"{section.number} {section.title}" if i == 0 else ""
+            hidden = key.endswith(".hidden")
+            shown = config.VISIBILITY["hidden" if hidden else "public"]
+            lines.append(f"| {label} | `{key}` | {pts:g} | {shown} |")
+        lines.append(f"| | **section total** | **{config.SECTION_POINTS[section.key]:g}** | |")
+    lines.append(f"| | **total** | **{sum(config.SECTION_POINTS.values()):g}** | |")
+    return "\n".join(lines)

@@ -138,6 +138,7 @@ def conv_forward_fast(x, w, b, conv_param):
 
 
 def _conv_forward(x, w, b, conv_param, kernels):
+    """conv_forward_fast with a given kernel module (im2col_cython or im2col)."""
     dtype = _float_dtype(x, w, b)
     x = np.ascontiguousarray(x, dtype=dtype)
     w = np.ascontiguousarray(w, dtype=dtype)
@@ -190,6 +191,7 @@ def max_pool_forward_fast(x, pool_param):
 
 
 def _max_pool_forward(x, pool_param, kernels):
+    """max_pool_forward_fast with a given kernel module (im2col_cython or im2col)."""
     x = np.asarray(x)
     x = np.ascontiguousarray(x, dtype=_float_dtype(x))
     ph, pw, stride, Ho, Wo = _pool_geometry(x, pool_param)
