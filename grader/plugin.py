@@ -169,6 +169,9 @@ def pytest_collection_modifyitems(session, config, items):
     for item in items:
         if isinstance(item, pytest.Function):
             groups.setdefault(_function_key(item), []).append(item)
+    for item in items:
+        if item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(settings.CHECK_TIMEOUT_S))
     for key, group in groups.items():
         case_ids = state.cases.get(key) or [_case_id(i) for i in group]
         if len(case_ids) < len(group):

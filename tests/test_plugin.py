@@ -214,6 +214,28 @@ def run_fake(tmp_path, *args, prewritten=None, extra_files=None):
     return json.loads(results.read_text()), proc
 
 
+def test_a_check_that_hangs_in_grader_code_is_stopped_by_pytest_timeout(tmp_path, monkeypatch):
+    hang = """
+        import time
+        from gradescope_utils.autograder_utils.decorators import number, tags, weight
+        from grader import config
+
+        config.CHECK_TIMEOUT_S = 1.0  # the plugin reads it when it marks the items
+
+        @weight(1)
+        @number("0.3")
+        @tags("relu_backward", "prereq")
+        def test_hang():
+            \"\"\"relu_backward hangs (a grader bug)\"\"\"
+            time.sleep(60)
+        """
+    d, proc = run_fake(tmp_path, "-p", "no:cacheprovider", "-k", "hang",
+                       extra_files={"test_hang.py": hang})
+    validate_results(d)
+    (t,) = [t for t in d["tests"] if t["name"].startswith("relu_backward")]
+    assert t["score"] == 0 and "Timeout" in t["output"], t["output"]
+
+
 @pytest.fixture(scope="module")
 def fake_run(tmp_path_factory):
     return run_fake(tmp_path_factory.mktemp("fake"), "-p", "no:cacheprovider",
