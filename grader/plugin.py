@@ -402,7 +402,18 @@ def _session_notes(state, session):
     if selected and len(selected) < len(state.items):
         notes.append(f"Only {len(selected)} of {len(state.items)} checks were selected "
                      "(-k/-m/--lf/--deselect); the score covers only those.")
+    absent = _absent_hidden_points()
+    if absent:
+        notes.append(f"The hidden checks ({absent:g} points) are not in this copy of the grader; "
+                     "Gradescope runs them, so the total here is out of fewer points.")
     return notes
+
+
+def _absent_hidden_points():
+    """Points of hidden checks none of whose fixtures are here (the student release)."""
+    from grader import cases
+    return sum(points for key, (_, points) in settings.CHECKS.items()
+               if key.endswith(".hidden") and not cases.cases_for(key))
 
 
 def _run_notes(state):

@@ -184,6 +184,7 @@ def test_solution_files_score_everything_that_runs(installed, tmp_path):
     skipped = re.search(r"([\d.]+) points skipped", out)
     skipped = float(skipped.group(1)) if skipped else 0.0
     assert possible + hidden + skipped == pytest.approx(100, abs=0.01)
+    assert f"The hidden checks ({hidden:g} points) are not in this copy" in out
     assert skipped == 0 or "CIFAR-10 not found" in out
     # the compiled extension is what the grader's trusted copy and the student's code use
     assert "im2col_cython is not available" not in out
