@@ -146,14 +146,23 @@ def test_conv_matches_reference(fl, kernels, case, dtype):
         assert_close(got, want, dtype, f"d{name}")
 
 
-@pytest.mark.parametrize("block_bytes", [1, 3000], ids=["one-image-blocks", "ragged-blocks"])
-def test_conv_blocks(fl, kernels, monkeypatch, block_bytes):
-    """Batches split into several blocks (including a shorter last one) give the same results."""
+@pytest.mark.parametrize("images_per_block, calls", [(0, 7), (1, 7), (2.5, 4), (7, 1)])
+def test_conv_blocks(fl, kernels, monkeypatch, images_per_block, calls):
+    """Batches split into blocks (including a shorter last one) give the same results."""
     rng = np.random.default_rng(5)
     x, w, b = rng.standard_normal((7, 2, 6, 6)), rng.standard_normal((3, 2, 3, 3)), rng.standard_normal(3)
-    monkeypatch.setattr(fl, "_BLOCK_BYTES", block_bytes)  # 3000 bytes: blocks of 2 images here
-    out, cache = fl._conv_forward(x, w, b, {"stride": 1, "pad": 1}, kernels)
+    per_image = (2 * 3 * 3 + 1) * 36 * 8  # one image's columns (plus the ones row) in bytes
+    monkeypatch.setattr(fl, "_BLOCK_BYTES", int(images_per_block * per_image))
+    counted = []
+
+    def im2col(x_block, *args):
+        counted.append(len(x_block))
+        kernels.im2col(x_block, *args)
+
+    spy = type("Spy", (), {"im2col": staticmethod(im2col), "col2im": staticmethod(kernels.col2im)})
+    out, cache = fl._conv_forward(x, w, b, {"stride": 1, "pad": 1}, spy)
     assert_close(out, conv_reference(x, w, b, 1, 1), np.float64, "out")
+    assert len(counted) == calls and sum(counted) == 7
     dout = rng.standard_normal(out.shape)
     for got, want in zip(fl.conv_backward_fast(dout, cache), conv_reference_backward(dout, x, w, 1, 1)):
         assert_close(got, want, np.float64)
@@ -213,7 +222,9 @@ def test_conv_dtypes(fl):
     out, cache = fl.conv_forward_fast(*f32, cp)
     assert out.dtype == np.float32
     assert all(g.dtype == np.float32 for g in fl.conv_backward_fast(np.ones(out.shape), cache))
-    # float32 data with float64 weights promote like numpy does; integers compute in float64.
+    # float16 computes in float32; float32 data with float64 weights promote like numpy does;
+    # integers compute in float64.
+    assert fl.conv_forward_fast(*[a.astype(np.float16) for a in (x, w, b)], cp)[0].dtype == np.float32
     assert fl.conv_forward_fast(f32[0], w, b, cp)[0].dtype == np.float64
     xi = rng.integers(-3, 4, size=x.shape)
     out_i = fl.conv_forward_fast(xi, w, b, cp)[0]
@@ -390,6 +401,12 @@ def test_kernels_agree_and_col2im_is_adjoint(cs, case):
     np.testing.assert_allclose(dx_cy, dx_py, rtol=1e-12, atol=1e-12)
     # <im2col(x), y> == <x, col2im(y)>: col2im is exactly the transpose of im2col.
     np.testing.assert_allclose(np.vdot(cols_cy, y), np.vdot(x, dx_cy), rtol=1e-10)
+    # Extra rows after the C*HH*WW im2col rows (fast_layers' row of ones) are left alone.
+    for k in (cy, py):
+        wide = np.full((cols_shape[0], cols_shape[1] + 2, cols_shape[2]), 7.0)
+        k.im2col(x, wide, HH, WW, pad, stride)
+        np.testing.assert_array_equal(wide[:, :-2], cols_cy)
+        assert np.all(wide[:, -2:] == 7.0)
 
 
 def test_kernels_reject_wrong_buffer_shape(cs):
@@ -399,6 +416,8 @@ def test_kernels_reject_wrong_buffer_shape(cs):
             k.im2col(np.zeros((1, 2, 4, 4)), np.zeros((1, 18, 15)), 3, 3, 1, 1)
         with pytest.raises(ValueError, match="cols has shape"):
             k.col2im(np.zeros((1, 18, 15)), np.zeros((1, 2, 4, 4)), 3, 3, 1, 1)
+        with pytest.raises(ValueError, match="cols has shape"):
+            k.im2col(np.zeros((1, 2, 4, 4)), np.zeros((1, 17, 16)), 3, 3, 1, 1)
 
 
 # ---------------------------------------------------------------- loading as the grader does

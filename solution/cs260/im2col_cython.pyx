@@ -3,8 +3,8 @@
 
 Every kernel writes into an output array the caller allocates, so the Python side decides
 shapes and dtypes (float32 and float64 are both compiled through the `floating` fused type).
-The loops run without the GIL on one thread: these copies are memory-bound and the matrix
-multiplies around them already use every core (threads here measured no faster end to end).
+The loops run without the GIL on one thread: the matrix multiplies between them already use
+every core, and OpenMP threads here fought OpenBLAS's threads (measured up to 40x slower).
 The pure-numpy module im2col.py has the same functions with the same meaning.
 """
 from cython cimport floating
@@ -29,15 +29,18 @@ cdef inline Py_ssize_t _end_inside(Py_ssize_t offset, Py_ssize_t stride, Py_ssiz
 
 cdef int _conv_out_size(Py_ssize_t N, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
                         Py_ssize_t HH, Py_ssize_t WW, Py_ssize_t pad, Py_ssize_t stride,
-                        const Py_ssize_t* cols_shape, Py_ssize_t* Ho, Py_ssize_t* Wo) except -1:
-    """Set Ho, Wo for this geometry; raise ValueError if it is invalid or cols has the wrong shape."""
+                        const Py_ssize_t* cols_shape, bint extra_rows_ok,
+                        Py_ssize_t* Ho, Py_ssize_t* Wo) except -1:
+    """Set Ho, Wo for this geometry; raise ValueError if it is invalid or cols has the wrong shape
+    (with extra_rows_ok, cols may have more than C*HH*WW rows)."""
     if stride < 1 or pad < 0 or HH < 1 or WW < 1:
         raise ValueError("need stride >= 1, pad >= 0 and a kernel of at least 1x1")
     if H + 2 * pad < HH or W + 2 * pad < WW:
         raise ValueError("kernel larger than the padded input")
     Ho[0] = (H + 2 * pad - HH) // stride + 1
     Wo[0] = (W + 2 * pad - WW) // stride + 1
-    if cols_shape[0] != N or cols_shape[1] != C * HH * WW or cols_shape[2] != Ho[0] * Wo[0]:
+    if (cols_shape[0] != N or cols_shape[2] != Ho[0] * Wo[0] or cols_shape[1] < C * HH * WW
+            or (cols_shape[1] > C * HH * WW and not extra_rows_ok)):
         raise ValueError(f"cols has shape {(cols_shape[0], cols_shape[1], cols_shape[2])}, "
                          f"expected {(N, C * HH * WW, Ho[0] * Wo[0])}")
     return 0
@@ -48,11 +51,12 @@ def im2col(const floating[:, :, :, ::1] x, floating[:, :, ::1] cols,
     """Fill cols[n, (c*HH + kh)*WW + kw, i*Wo + j] = x[n, c, i*stride + kh - pad, j*stride + kw - pad].
 
     Positions in the zero padding get 0. Each image's block cols[n] is the (C*HH*WW, Ho*Wo)
-    matrix that the weights (F, C*HH*WW) multiply to give that image's output.
+    matrix that the weights (F, C*HH*WW) multiply to give that image's output. cols may have
+    extra rows after those (fast_layers keeps a row of ones there for the bias); they are not touched.
     """
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef Py_ssize_t n_out_h = 0, n_out_w = 0
-    _conv_out_size(N, C, H, W, HH, WW, pad, stride, &cols.shape[0], &n_out_h, &n_out_w)
+    _conv_out_size(N, C, H, W, HH, WW, pad, stride, &cols.shape[0], True, &n_out_h, &n_out_w)
     cdef Py_ssize_t K = C * HH * WW
     cdef Py_ssize_t n, row, c, kh, kw, i, j, h, j_lo, j_hi
     cdef floating* dst
@@ -96,7 +100,7 @@ def col2im(const floating[:, :, ::1] cols, floating[:, :, :, ::1] dx,
     """
     cdef Py_ssize_t N = dx.shape[0], C = dx.shape[1], H = dx.shape[2], W = dx.shape[3]
     cdef Py_ssize_t n_out_h = 0, n_out_w = 0
-    _conv_out_size(N, C, H, W, HH, WW, pad, stride, &cols.shape[0], &n_out_h, &n_out_w)
+    _conv_out_size(N, C, H, W, HH, WW, pad, stride, &cols.shape[0], False, &n_out_h, &n_out_w)
     cdef Py_ssize_t n, c, h, kh, kw, i, j, row, j_lo, j_hi, w
     cdef floating* dst
     cdef const floating* src

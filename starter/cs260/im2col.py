@@ -13,15 +13,20 @@ def _windows(x, HH, WW, stride, Ho, Wo):
 
 
 def im2col(x, cols, HH, WW, pad, stride):
-    """Fill cols[n, (c*HH + kh)*WW + kw, i*Wo + j] = x[n, c, i*stride + kh - pad, j*stride + kw - pad]."""
+    """Fill cols[n, (c*HH + kh)*WW + kw, i*Wo + j] = x[n, c, i*stride + kh - pad, j*stride + kw - pad].
+
+    Rows of cols after the first C*HH*WW (fast_layers keeps a row of ones there) are not touched.
+    """
     N, C, H, W = x.shape
     Ho = (H + 2 * pad - HH) // stride + 1
     Wo = (W + 2 * pad - WW) // stride + 1
-    if cols.shape != (N, C * HH * WW, Ho * Wo):
-        raise ValueError(f"cols has shape {cols.shape}, expected {(N, C * HH * WW, Ho * Wo)}")
+    K = C * HH * WW
+    if cols.ndim != 3 or cols.shape[0] != N or cols.shape[1] < K or cols.shape[2] != Ho * Wo:
+        raise ValueError(f"cols has shape {cols.shape}, expected {(N, K, Ho * Wo)}")
     x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
     win = _windows(x_pad, HH, WW, stride, Ho, Wo)
-    cols.reshape(N, C, HH, WW, Ho, Wo)[...] = win.transpose(0, 1, 4, 5, 2, 3)
+    # Splitting axes of cols[:, :K] gives a view, so this writes straight into cols.
+    cols[:, :K].reshape(N, C, HH, WW, Ho, Wo)[...] = win.transpose(0, 1, 4, 5, 2, 3)
 
 
 def col2im(cols, dx, HH, WW, pad, stride):
