@@ -243,3 +243,13 @@ def check_loss_case(worker, case, diagnoses=()):
                            indices=idx, pick=0)
     compare_numeric(analytic, idx, num, what=f"{fname}: dx vs the numeric gradient of your "
                     f"own loss", inputs=text, tol=config.TOL_NUMERIC)
+
+
+def run_backward_check(worker, submission, case, record_property, **kwargs):
+    """A backward check item: the student's layers.py must have loaded, then check_backward;
+    its note (e.g. why the numeric part was skipped) goes to the check's output."""
+    from grader.plugin import require_file
+    require_file(submission, "layers.py")
+    note = check_backward(worker, case, **kwargs)
+    if note:
+        record_property("output", note)

@@ -1,8 +1,7 @@
 """Section 2b: the naive convolution backward pass, conv_backward_naive."""
 from grader import diagnoses as bugs
 from grader.cases import check
-from grader.checking import check_backward
-from grader.plugin import require_file
+from grader.checking import run_backward_check
 
 
 def conv_grad_candidates(x, w, dout, stride, pad, g, expected):
@@ -46,10 +45,8 @@ def conv_grad_mistakes(case, fx, g):
 
 
 def _check(worker, submission, case, record_property):
-    require_file(submission, "layers.py")
-    note = check_backward(worker, case, diagnoses=conv_grad_mistakes, shape_hints=conv_grad_shapes)
-    if note:
-        record_property("output", note)
+    run_backward_check(worker, submission, case, record_property,
+                       diagnoses=conv_grad_mistakes, shape_hints=conv_grad_shapes)
 
 
 @check("conv_backward.basic", "conv_backward_naive")

@@ -3,8 +3,7 @@ import numpy as np
 
 from grader import diagnoses as bugs
 from grader.cases import check
-from grader.checking import check_backward
-from grader.plugin import require_file
+from grader.checking import run_backward_check
 
 
 def pool_grad_mistakes(case, fx, g):
@@ -48,10 +47,7 @@ def tie_spread(x, dout, ph, pw, s):
 
 
 def _check(worker, submission, case, record_property):
-    require_file(submission, "layers.py")
-    note = check_backward(worker, case, diagnoses=pool_grad_mistakes)
-    if note:
-        record_property("output", note)
+    run_backward_check(worker, submission, case, record_property, diagnoses=pool_grad_mistakes)
 
 
 @check("pool_backward.basic", "max_pool_backward_naive")

@@ -1,8 +1,7 @@
 """Section 9: spatial batch normalization, backward pass."""
 from grader import diagnoses as bugs
 from grader.cases import check
-from grader.checking import check_backward
-from grader.plugin import require_file
+from grader.checking import run_backward_check
 
 
 def sbn_grad_mistakes(case, fx, g):
@@ -15,10 +14,7 @@ def sbn_grad_mistakes(case, fx, g):
 
 
 def _check(worker, submission, case, record_property):
-    require_file(submission, "layers.py")
-    note = check_backward(worker, case, diagnoses=sbn_grad_mistakes)
-    if note:
-        record_property("output", note)
+    run_backward_check(worker, submission, case, record_property, diagnoses=sbn_grad_mistakes)
 
 
 @check("sbn_backward.basic", "spatial_batchnorm_backward")

@@ -1,14 +1,10 @@
 """Section 11: spatial group normalization, backward pass."""
 from grader.cases import check
-from grader.checking import check_backward
-from grader.plugin import require_file
+from grader.checking import run_backward_check
 
 
 def _check(worker, submission, case, record_property):
-    require_file(submission, "layers.py")
-    note = check_backward(worker, case)
-    if note:
-        record_property("output", note)
+    run_backward_check(worker, submission, case, record_property)
 
 
 @check("sgn_backward.basic", "spatial_groupnorm_backward")
