@@ -91,9 +91,12 @@ def build(case, dest, **fill):
 @pytest.fixture(scope="session")
 def hostile_results(tmp_path_factory):
     """name -> GradeResult for every case of CASES, graded two at a time."""
+    # Folders are made here, not in the threads: tmp_path_factory is not thread-safe.
+    folders = {case.name: build(case.name, tmp_path_factory.mktemp(case.name)) for case in CASES}
+
     def run(case):
-        folder = build(case.name, tmp_path_factory.mktemp(case.name))
-        return case.name, grade(folder, extra_args=case.args, env={"CS260_DATA_DIR": None})
+        return case.name, grade(folders[case.name], extra_args=case.args,
+                                env={"CS260_DATA_DIR": None})
 
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
         return dict(pool.map(run, CASES))

@@ -34,12 +34,14 @@ def graded(request, tmp_path_factory):
     wanted = set(selected_mutants(request.session, __name__))
     todo = [m for m in CATALOGUE if m.name in wanted]
 
-    def run(mutant):
-        folder = build_submission(mutant, tmp_path_factory.mktemp(mutant.name))
-        return mutant.name, grade(folder, env={"CS260_DATA_DIR": None})
+    # Folders are made here, not in the threads: tmp_path_factory is not thread-safe.
+    folders = {m.name: build_submission(m, tmp_path_factory.mktemp(m.name)) for m in todo}
+
+    def run(name):
+        return name, grade(folders[name], env={"CS260_DATA_DIR": None})
 
     with concurrent.futures.ThreadPoolExecutor(PARALLEL) as pool:
-        return dict(pool.map(run, todo))
+        return dict(pool.map(run, folders))
 
 
 def matches(test, prefix):
