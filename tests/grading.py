@@ -1,4 +1,5 @@
-"""Helpers for the project's tests: run a grading subprocess, and check a results.json.
+"""Helpers for the project's tests: run a grading subprocess, check a results.json, and the
+facts several tests need (distinctive solution lines, whether a user can run this Python).
 
 `grade(path)` runs `python -m pytest grader --submission PATH --results-json TMP` from the repo
 root and returns what it wrote; `validate_results(d)` checks a results.json against Gradescope's
@@ -14,6 +15,29 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def distinctive_solution_lines():
+    """Lines of the solution blocks that occur nowhere in the starter (30+ characters, not
+    comments): an oracle for "no solution code shipped", independent of grader.release's check."""
+    from grader import release
+    starter_text = "\n".join(p.read_text() for p in (REPO / "starter" / "cs260").rglob("*.py"))
+    return {line.strip() for blocks in release.solution_blocks().values()
+            for block in blocks for line in block
+            if len(line.strip()) >= 30 and line.strip() not in starter_text
+            and not line.strip().startswith("#")}
+
+
+def can_run_as(user):
+    """True if `user` exists and can run this interpreter with numpy (needs root)."""
+    if os.geteuid() != 0:
+        return False
+    try:
+        proc = subprocess.run([sys.executable, "-c", "import numpy"], user=user,
+                              capture_output=True, timeout=60, cwd="/")
+    except (KeyError, OSError, subprocess.SubprocessError):
+        return False
+    return proc.returncode == 0
 
 
 @dataclass

@@ -17,7 +17,7 @@ import pytest
 
 from grader import release
 from grader.gradescope import build
-from grading import validate_results
+from grading import can_run_as, distinctive_solution_lines, validate_results
 
 REPO = Path(__file__).resolve().parents[1]
 SOLUTION = REPO / "solution" / "cs260"
@@ -108,11 +108,7 @@ def test_zip_layout(zip_path):
 
 def test_zip_has_no_solution_code(zip_path):
     """No solution block's distinctive lines anywhere in the zip (independent of build's check)."""
-    starter_text = "\n".join(p.read_text() for p in (REPO / "starter" / "cs260").rglob("*.py"))
-    distinctive = {line.strip() for blocks in release.solution_blocks().values()
-                   for block in blocks for line in block
-                   if len(line.strip()) >= 30 and line.strip() not in starter_text
-                   and not line.strip().startswith("#")}
+    distinctive = distinctive_solution_lines()
     assert len(distinctive) > 20
     with zipfile.ZipFile(zip_path) as zf:
         texts = {n: zf.read(n).decode("utf-8", "replace") for n in zf.namelist()}
@@ -228,20 +224,8 @@ def test_hostile_kills_grader_and_forges_results(root):
     assert "killed (signal 9)" in results["output"] and not results["tests"]
 
 
-def _can_run_as(user):
-    """True if `user` exists and can run this interpreter with numpy (needs root)."""
-    if os.geteuid() != 0:
-        return False
-    try:
-        proc = subprocess.run([sys.executable, "-c", "import numpy"], user=user,
-                              capture_output=True, timeout=60, cwd="/")
-    except (KeyError, OSError, subprocess.SubprocessError):
-        return False
-    return proc.returncode == 0
-
-
 def test_student_user_cannot_read_grader_or_write_results(root, tmp_path):
-    user = next((u for u in ("cs260student", "nobody") if _can_run_as(u)), None)
+    user = next((u for u in ("cs260student", "nobody") if can_run_as(u)), None)
     if user is None:
         pytest.skip("no unprivileged user that can run this Python (it must be readable by it)")
     # Not under tmp_path: pytest's base temp folder is 0700, the student user could not write there

@@ -30,7 +30,7 @@ import pytest
 from grader import config
 from grader.gradescope import GRADING_TIMEOUT_S
 from grader.report import INTERNAL_ERROR
-from grading import grade, validate_results
+from grading import can_run_as, grade, validate_results
 from mutants import SOLUTION, USED_BY, apply_patch, write_submission
 
 # Every test here grades whole submissions (seconds each); they are the grader's proof, so CI runs them.
@@ -187,16 +187,6 @@ def _stop_daemon(marker):
         pass  # never started, or already gone
 
 
-def _can_run_python(user):
-    """True if `user` can run this interpreter with numpy (needs root)."""
-    try:
-        proc = subprocess.run([sys.executable, "-c", "import numpy"], user=user,
-                              capture_output=True, timeout=60, cwd="/")
-    except (KeyError, OSError, subprocess.SubprocessError):
-        return False
-    return proc.returncode == 0
-
-
 @pytest.fixture(scope="module")
 def deployed(tmp_path_factory):
     """(root, user): a folder laid out like Gradescope's /autograder (source/ holding the
@@ -204,7 +194,7 @@ def deployed(tmp_path_factory):
     grader/gradescope/run.py, which locks source/ and results/ away from `user`."""
     if os.geteuid() != 0:
         pytest.skip("the deployment drops student code to another user: needs root")
-    user = next((u for u in ("cs260student", "nobody") if _can_run_python(u)), None)
+    user = next((u for u in ("cs260student", "nobody") if can_run_as(u)), None)
     if user is None:
         pytest.skip("no unprivileged user (cs260student or nobody) that can run this Python")
     root = tmp_path_factory.mktemp("autograder")

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from grader import config, release
-from grading import validate_results
+from grading import distinctive_solution_lines, validate_results
 
 REPO = Path(__file__).resolve().parents[1]
 SOLUTION = REPO / "solution" / "cs260"
@@ -115,11 +115,7 @@ def test_no_hidden_fixture(files):
 def test_no_solution_code(files):
     """No solution marker, and none of the solution blocks' distinctive lines (those that occur
     nowhere in the starter) in any file, notebook included."""
-    starter_text = "\n".join(p.read_text() for p in (REPO / "starter" / "cs260").rglob("*.py"))
-    distinctive = {line.strip() for blocks in release.solution_blocks().values()
-                   for block in blocks for line in block
-                   if len(line.strip()) >= 30 and line.strip() not in starter_text
-                   and not line.strip().startswith("#")}
+    distinctive = distinctive_solution_lines()
     assert len(distinctive) > 20
     for rel, data in files.items():
         text = data.decode("utf-8", "replace")
