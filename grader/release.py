@@ -201,6 +201,7 @@ pytest>=7.4
 pytest-timeout>=2.2
 gradescope-utils>=0.5
 pillow>=10
+threadpoolctl>=3.1
 """
 
 SETUP_PY = '''\

@@ -146,9 +146,25 @@ def test_conv_matches_reference(fl, kernels, case, dtype):
         assert_close(got, want, dtype, f"d{name}")
 
 
+@pytest.fixture
+def threads(cs, monkeypatch):
+    """threads(n) makes the fast layers split batches over n threads for the rest of the test."""
+    parallel = cs.parallel
+
+    def use(n):
+        monkeypatch.setenv("CS260_THREADS", str(n))
+        parallel._forget_threads()
+        return parallel.thread_count()
+
+    yield use
+    monkeypatch.delenv("CS260_THREADS", raising=False)
+    parallel._forget_threads()
+
+
 @pytest.mark.parametrize("images_per_block, calls", [(0, 7), (1, 7), (2.5, 4), (7, 1)])
-def test_conv_blocks(fl, kernels, monkeypatch, images_per_block, calls):
+def test_conv_blocks(fl, kernels, monkeypatch, threads, images_per_block, calls):
     """Batches split into blocks (including a shorter last one) give the same results."""
+    threads(1)  # one thread sees the whole batch, so the block count is known
     rng = np.random.default_rng(5)
     x, w, b = rng.standard_normal((7, 2, 6, 6)), rng.standard_normal((3, 2, 3, 3)), rng.standard_normal(3)
     per_image = (2 * 3 * 3 + 1) * 36 * 8  # one image's columns (plus the ones row) in bytes
@@ -477,10 +493,114 @@ def test_env_var_forces_numpy_fallback_with_one_warning():
 
 
 def test_missing_extension_falls_back_with_one_warning(tmp_path):
-    for name in ("fast_layers.py", "im2col.py"):
+    for name in ("fast_layers.py", "im2col.py", "parallel.py"):
         shutil.copy(SOLUTION / name, tmp_path / name)
     report = _load_in_subprocess(tmp_path)
     assert report["backend"] == "numpy"
     assert len(report["warnings"]) == 1, report["warnings"]
     assert "ImportError" in report["warnings"][0] or "ModuleNotFoundError" in report["warnings"][0]
     assert "pip install -e ." in report["warnings"][0]
+
+
+# ---------------------------------------------------------------- threads (parallel.py)
+
+@pytest.mark.parametrize("n_threads", [1, 2, 3])
+@pytest.mark.parametrize("N", [1, 2, 5, 7])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+def test_layers_split_over_threads_match_reference(fl, threads, n_threads, N, dtype):
+    """Every layer gives the reference result whatever the number of threads and batch size
+    (batches smaller than two images per thread use fewer threads)."""
+    assert threads(n_threads) == n_threads
+    rng = np.random.default_rng(N)
+    x = rng.standard_normal((N, 3, 9, 9)).astype(dtype)
+    w, b = rng.standard_normal((4, 3, 3, 3)).astype(dtype), rng.standard_normal(4).astype(dtype)
+    out, cache = fl.conv_forward_fast(x, w, b, {"stride": 2, "pad": 1})
+    assert_close(out, conv_reference(x, w, b, 2, 1), dtype, "conv out")
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    for got, want, name in zip(fl.conv_backward_fast(dout, cache),
+                               conv_reference_backward(dout, x, w, 2, 1), "xwb"):
+        assert_close(got, want, dtype, f"conv d{name}")
+    _pool_check(fl, fl._kernels, x, 3, 3, 2)
+
+
+def test_over_slices_covers_the_batch_in_order(cs, threads):
+    threads(3)
+    seen = []
+    results = cs.parallel.over_slices(lambda n0, n1: seen.append((n0, n1)) or (n0, n1), 10)
+    assert results == [(0, 3), (3, 6), (6, 10)]
+    assert sorted(seen) == results
+    assert cs.parallel.over_slices(lambda n0, n1: (n0, n1), 5) == [(0, 2), (2, 5)]  # 2 images each
+    assert cs.parallel.over_slices(lambda n0, n1: (n0, n1), 0) == [(0, 0)]
+
+
+def test_over_slices_waits_for_threads_and_reraises(cs, threads):
+    """An error in any slice reaches the caller, and only after every thread has finished."""
+    import threading
+    import time
+    threads(2)
+    finished = threading.Event()
+
+    def fn(n0, n1):
+        if n0 == 0:
+            raise ValueError("first slice failed")
+        time.sleep(0.2)
+        finished.set()
+
+    with pytest.raises(ValueError, match="first slice failed"):
+        cs.parallel.over_slices(fn, 4)
+    assert finished.is_set()
+
+    def fail_in_thread(n0, n1):
+        if n0:
+            raise KeyError("second slice failed")
+
+    with pytest.raises(KeyError, match="second slice failed"):
+        cs.parallel.over_slices(fail_in_thread, 4)
+
+
+def test_blas_threads_are_restored(cs, fl, threads):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    before = [lib["num_threads"] for lib in threadpoolctl.threadpool_info() if lib["user_api"] == "blas"]
+    threads(2)
+    x = np.ones((4, 2, 5, 5))
+    fl.conv_backward_fast(np.ones((4, 3, 5, 5)), fl.conv_forward_fast(x, np.ones((3, 2, 3, 3)), np.ones(3),
+                                                                      {"stride": 1, "pad": 1})[1])
+    after = [lib["num_threads"] for lib in threadpoolctl.threadpool_info() if lib["user_api"] == "blas"]
+    assert after == before
+
+
+def test_without_threadpoolctl_everything_runs_in_one_thread(cs, fl, threads, monkeypatch):
+    monkeypatch.setattr(cs.parallel, "threadpoolctl", None)
+    assert threads(4) == 1  # BLAS threads cannot be limited, so no threads of ours
+    x = np.random.default_rng(0).standard_normal((6, 2, 5, 5))
+    w, b = np.ones((3, 2, 3, 3)), np.zeros(3)
+    assert_close(fl.conv_forward_fast(x, w, b, {"stride": 1, "pad": 1})[0],
+                 conv_reference(x, w, b, 1, 1), np.float64)
+
+
+def test_bad_thread_count_says_what_is_wrong(cs, threads):
+    with pytest.raises(ValueError, match="CS260_THREADS must be an integer, got 'two'"):
+        threads("two")
+
+
+def test_layers_work_in_a_forked_child(tmp_path):
+    """Threads do not survive fork: the child starts its own on first use instead of hanging."""
+    script = tmp_path / "fork.py"
+    script.write_text(textwrap.dedent(f"""
+        import os, sys
+        import numpy as np
+        sys.path.insert(0, {str(SOLUTION.parent)!r})
+        os.environ["CS260_THREADS"] = "2"
+        from cs260.fast_layers import conv_forward_fast
+        x, w, b = np.ones((8, 3, 8, 8)), np.ones((2, 3, 3, 3)), np.zeros(2)
+        conv_forward_fast(x, w, b, {{"stride": 1, "pad": 1}})  # threads started in the parent
+        pid = os.fork()
+        if pid == 0:
+            out, _ = conv_forward_fast(x, w, b, {{"stride": 1, "pad": 1}})
+            os._exit(0 if out[0, 0, 4, 4] == 27 else 3)
+        _, status = os.waitpid(pid, 0)
+        print(os.waitstatus_to_exitcode(status))
+    """))
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "0"

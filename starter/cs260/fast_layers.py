@@ -4,6 +4,7 @@ Convolution uses im2col: each image's receptive fields are copied into the colum
 (C*HH*WW, Ho*Wo) matrix, so the whole layer becomes one matrix multiply per image, done by BLAS.
 The copying kernels live in the compiled extension im2col_cython; if it is missing, the
 pure-numpy module im2col.py (same functions, slower) is used instead, with a warning.
+Every layer splits the batch over the cores (parallel.py): each thread handles its own images.
 
 Both float32 and float64 work: results have the dtype numpy's type promotion gives the inputs
 (float32 inputs stay float32). Integer inputs are computed in float64.
@@ -13,6 +14,8 @@ import os
 import warnings
 
 import numpy as np
+
+from . import parallel
 
 
 def _load_kernels():
@@ -150,8 +153,12 @@ def _conv_forward(x, w, b, conv_param, kernels):
     F, _, HH, WW = w.shape
     w_and_b = np.concatenate([w.reshape(F, -1), b[:, None]], axis=1)  # (F, C*HH*WW + 1)
     out = np.empty((N, F, Ho * Wo), dtype=dtype)
-    for n0, n1, cols in _column_blocks(x, HH, WW, pad, stride, Ho, Wo, kernels):
-        np.matmul(w_and_b, cols, out=out[n0:n1])  # one GEMM per image, written in place
+
+    def forward_images(n0, n1):
+        for m0, m1, cols in _column_blocks(x[n0:n1], HH, WW, pad, stride, Ho, Wo, kernels):
+            np.matmul(w_and_b, cols, out=out[n0 + m0:n0 + m1])  # one GEMM per image, in place
+
+    parallel.over_slices(forward_images, N)
     cache = (x, w, (stride, pad, Ho, Wo), kernels)
     return out.reshape(N, F, Ho, Wo), cache
 
@@ -166,20 +173,27 @@ def conv_backward_fast(dout, cache):
         raise ValueError(f"dout has shape {dout.shape}, expected {(N, F, Ho, Wo)}")
     d = np.ascontiguousarray(dout, dtype=x.dtype).reshape(N, F, Ho * Wo)
     w_rows = w.reshape(F, -1)
-    dw_and_db = np.zeros((F, w_rows.shape[1] + 1), dtype=x.dtype)  # the ones row gives db
     dx = np.empty_like(x)
-    dcols = None
-    # The columns are rebuilt block by block: keeping them from the forward pass would need a
-    # buffer for the whole batch, which slows the forward pass more than rebuilding costs here.
-    for n0, n1, cols in _column_blocks(x, HH, WW, pad, stride, Ho, Wo, kernels):
-        d_block = d[n0:n1]
-        dw_and_db += np.matmul(d_block, cols.transpose(0, 2, 1)).sum(axis=0)
-        if dcols is None:
-            dcols = np.empty((cols.shape[0], w_rows.shape[1], Ho * Wo), dtype=x.dtype)
-        np.matmul(w_rows.T, d_block, out=dcols[: n1 - n0])
-        kernels.col2im(dcols[: n1 - n0], dx[n0:n1], HH, WW, pad, stride)
-    dw = np.ascontiguousarray(dw_and_db[:, :-1]).reshape(w.shape)
-    return dx, dw, np.ascontiguousarray(dw_and_db[:, -1])
+
+    def backward_images(n0, n1):
+        """dx of images n0..n1 (written into dx) and their share of [dw | db], transposed."""
+        dwb_t = np.zeros((w_rows.shape[1] + 1, F), dtype=x.dtype)  # the ones row gives db
+        dcols = None
+        # The columns are rebuilt block by block: keeping them from the forward pass would need
+        # a buffer for the whole batch, which slows the forward pass more than rebuilding costs.
+        for m0, m1, cols in _column_blocks(x[n0:n1], HH, WW, pad, stride, Ho, Wo, kernels):
+            d_block = d[n0 + m0:n0 + m1]
+            # cols @ d.T is the faster orientation for BLAS here than d @ cols.T.
+            dwb_t += np.matmul(cols, d_block.transpose(0, 2, 1)).sum(axis=0)
+            if dcols is None:
+                dcols = np.empty((cols.shape[0], w_rows.shape[1], Ho * Wo), dtype=x.dtype)
+            np.matmul(w_rows.T, d_block, out=dcols[: m1 - m0])
+            kernels.col2im(dcols[: m1 - m0], dx[n0 + m0:n0 + m1], HH, WW, pad, stride)
+        return dwb_t
+
+    dwb = sum(parallel.over_slices(backward_images, N)).T
+    dw = np.ascontiguousarray(dwb[:, :-1]).reshape(w.shape)
+    return dx, dw, np.ascontiguousarray(dwb[:, -1])
 
 
 def max_pool_forward_fast(x, pool_param):
@@ -200,7 +214,8 @@ def _max_pool_forward(x, pool_param, kernels):
     N, C = x.shape[:2]
     out = np.empty((N, C, Ho, Wo), dtype=x.dtype)
     argmax = np.empty((N, C, Ho, Wo), dtype=np.intc)  # a*pw + b of each window's first maximum
-    kernels.maxpool_forward(x, out, argmax, ph, pw, stride)
+    parallel.over_slices(
+        lambda n0, n1: kernels.maxpool_forward(x[n0:n1], out[n0:n1], argmax[n0:n1], ph, pw, stride), N)
     return out, (x.shape, x.dtype, (ph, pw, stride), argmax, kernels)
 
 
@@ -213,5 +228,7 @@ def max_pool_backward_fast(dout, cache):
         raise ValueError(f"dout has shape {dout.shape}, expected {argmax.shape}")
     dout = np.ascontiguousarray(dout, dtype=dtype)
     dx = np.empty(x_shape, dtype=dtype)
-    kernels.maxpool_backward(dout, argmax, dx, ph, pw, stride)
+    parallel.over_slices(
+        lambda n0, n1: kernels.maxpool_backward(dout[n0:n1], argmax[n0:n1], dx[n0:n1], ph, pw, stride),
+        dx.shape[0])
     return dx

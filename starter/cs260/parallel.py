@@ -1,0 +1,97 @@
+"""Run a batch computation on all cores: each thread takes a slice of the images.
+
+For the small matrices of a convolution layer, two single-threaded matrix multiplies on two
+halves of the batch are faster than one two-threaded multiply per image (see bench/). So while
+the threads run, BLAS is switched to one thread with threadpoolctl; without threadpoolctl
+everything runs in the calling thread, as before.
+
+CS260_THREADS=n sets the number of threads (1 turns threading off); by default it is the number
+of threads BLAS itself would use (OPENBLAS_NUM_THREADS / OMP_NUM_THREADS, else the cores).
+"""
+import contextlib
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor, wait
+
+try:
+    import threadpoolctl
+except ImportError:  # optional: without it every call runs in one thread
+    threadpoolctl = None
+
+_lock = threading.Lock()
+_state = {}  # "threads", "blas" (a threadpoolctl controller), "pool"; reset in forked children
+
+
+def _setup():
+    """(threads, BLAS controller, executor), created on first use."""
+    with _lock:
+        if "threads" not in _state:
+            blas = None
+            threads = 1
+            if threadpoolctl is not None:
+                blas = threadpoolctl.ThreadpoolController().select(user_api="blas")
+                threads = max([lib["num_threads"] for lib in blas.info()] or [1])
+            if os.environ.get("CS260_THREADS"):
+                try:
+                    threads = int(os.environ["CS260_THREADS"])
+                except ValueError:
+                    raise ValueError(f"CS260_THREADS must be an integer, got {os.environ['CS260_THREADS']!r}") from None
+            if blas is None or not blas.lib_controllers:
+                threads = 1  # BLAS threads cannot be limited, so do not add ours on top
+            _state["threads"] = max(1, threads)
+            _state["blas"] = blas
+            _state["pool"] = ThreadPoolExecutor(_state["threads"] - 1) if threads > 1 else None
+        return _state["threads"], _state["blas"], _state["pool"]
+
+
+def thread_count():
+    """How many threads over_slices uses for a large enough N."""
+    return _setup()[0]
+
+
+def over_slices(fn, N, min_size=2):
+    """Call fn(n0, n1) on contiguous slices [n0, n1) that cover range(N), one per thread (each
+    slice at least min_size long; below that, starting a thread costs more than it saves), with
+    BLAS single-threaded meanwhile; return the results in slice order.
+
+    fn must only write to its own slice of any shared output.
+    """
+    threads, blas, pool = _setup()
+    threads = min(threads, N // max(1, min_size))
+    if threads <= 1:
+        return [fn(0, N)]
+    bounds = [N * t // threads for t in range(threads + 1)]
+    with blas.limit(limits=1):
+        futures = [pool.submit(fn, bounds[t], bounds[t + 1]) for t in range(1, threads)]
+        try:
+            first = fn(bounds[0], bounds[1])  # the calling thread does the first slice
+        finally:
+            wait(futures)  # never leave a thread writing after we return or raise
+        return [first] + [f.result() for f in futures]
+
+
+@contextlib.contextmanager
+def single_threaded_blas():
+    """Run the block with BLAS on one thread; the fast layers still split batches over the cores.
+
+    Meant for training loops: after a multi-threaded BLAS call, OpenBLAS's threads keep spinning
+    for a while and then compete with the fast layers' threads for the cores (measured: the
+    conv layer runs 1.8x slower right after a two-threaded matrix multiply).
+    """
+    threads, blas, pool = _setup()
+    if threads <= 1:  # nothing of ours to make room for: leave BLAS as it is
+        yield
+        return
+    with blas.limit(limits=1):
+        yield
+
+
+def _forget_threads():
+    """After fork the child has none of the parent's threads: start afresh on next use."""
+    global _lock
+    _lock = threading.Lock()
+    _state.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_threads)
