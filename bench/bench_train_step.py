@@ -3,7 +3,9 @@ same network in torch, float32 and float64, in one run.
 
     python bench/bench_train_step.py [--tree solution] [--repeats N]
 
-Ours: `ThreeLayerConvNet.loss(X, y)` of the given tree (default sizes: 32 7x7 filters, hidden 100).
+Ours: `ThreeLayerConvNet.loss(X, y)` of the given tree (default sizes: 32 7x7 filters, hidden 100),
+called plainly and as `Solver.train` calls it (inside `parallel.single_threaded_blas()`: BLAS on one
+thread, the fast layers' threads split the batch).
 Torch: conv2d(pad 3) - relu - max_pool2d(2) - linear - relu - linear - cross_entropy, loss.backward()
 with the same weights, measured in a child process (its threads do not compete with numpy's).
 Needs torch (`pip install -e ".[bench]"`); without it only our times are printed.
@@ -32,13 +34,18 @@ def median_ms(fn, repeats):
 
 
 def ours(tree, dtype, repeats):
+    """(plain, as in Solver.train) median ms of one model.loss call."""
     sys.path.insert(0, str(REPO / tree))
+    from cs260 import parallel
     from cs260.classifiers.cnn import ThreeLayerConvNet
     np.random.seed(0)
     model = ThreeLayerConvNet(dtype=dtype)
     X = np.random.randn(BATCH, 3, 32, 32).astype(dtype)
     y = np.random.randint(10, size=BATCH)
-    return median_ms(lambda: model.loss(X, y), repeats)
+    plain = median_ms(lambda: model.loss(X, y), repeats)
+    with parallel.single_threaded_blas():
+        solver_like = median_ms(lambda: model.loss(X, y), repeats)
+    return plain, solver_like
 
 
 def torch_step(dtype, repeats):
@@ -74,17 +81,18 @@ def main():
         print(json.dumps(torch_step(args.torch_child, args.repeats)))
         return
     print(f"ThreeLayerConvNet training step, batch {BATCH}, median of {args.repeats}")
-    print(f"{'dtype':8} {'ours ms':>8} {'torch ms':>9} {'ours / torch':>13}")
+    print("ours: model.loss called plainly / as Solver.train calls it (single_threaded_blas)")
+    print(f"{'dtype':8} {'ours ms':>8} {'in Solver':>10} {'torch ms':>9} {'ours / torch':>13} {'in Solver / torch':>18}")
     for dtype in ("float32", "float64"):
-        mine = ours(args.tree, dtype, args.repeats)
+        plain, solver_like = ours(args.tree, dtype, args.repeats)
         child = subprocess.run([sys.executable, __file__, "--torch-child", dtype,
                                 "--repeats", str(args.repeats)], capture_output=True, text=True)
         if child.returncode == 0:
             theirs, version = json.loads(child.stdout)
-            print(f"{dtype:8} {mine:8.1f} {theirs:9.1f} {mine / theirs:13.2f}   (torch {version})")
+            print(f"{dtype:8} {plain:8.1f} {solver_like:10.1f} {theirs:9.1f} {plain / theirs:13.2f} "
+                  f"{solver_like / theirs:18.2f}   (torch {version})")
         else:
-            print(f"{dtype:8} {mine:8.1f} {'-':>9} {'-':>13}   (torch not available)")
-
+            print(f"{dtype:8} {plain:8.1f} {solver_like:10.1f} {'-':>9} {'-':>13} {'-':>18}   (torch not available)")
 
 if __name__ == "__main__":
     main()

@@ -558,6 +558,34 @@ def test_over_slices_waits_for_threads_and_reraises(cs, threads):
         cs.parallel.over_slices(fail_in_thread, 4)
 
 
+def test_layers_run_in_one_thread_when_no_thread_can_start(cs, fl, threads, monkeypatch):
+    """Under a tight memory limit starting a thread fails: the layers must still give results."""
+    import threading
+
+    def refuse(self):
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(threading.Thread, "start", refuse)
+    assert threads(3) == 1
+    assert cs.parallel.over_slices(lambda n0, n1: (n0, n1), 9) == [(0, 9)]
+    x = np.random.default_rng(1).standard_normal((6, 2, 5, 5))
+    w, b = np.ones((3, 2, 3, 3)), np.zeros(3)
+    assert_close(fl.conv_forward_fast(x, w, b, {"stride": 1, "pad": 1})[0],
+                 conv_reference(x, w, b, 1, 1), np.float64)
+
+
+def test_slices_run_in_the_caller_when_the_pool_refuses_work(cs, threads, monkeypatch):
+    """At interpreter exit the executor refuses new work: the calling thread does it all."""
+    threads(3)
+    pool = cs.parallel._setup()[2]
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("cannot schedule new futures after interpreter shutdown")
+
+    monkeypatch.setattr(pool, "submit", refuse)
+    assert cs.parallel.over_slices(lambda n0, n1: (n0, n1), 9) == [(0, 3), (3, 6), (6, 9)]
+
+
 def test_blas_threads_are_restored(cs, fl, threads):
     threadpoolctl = pytest.importorskip("threadpoolctl")
     before = [lib["num_threads"] for lib in threadpoolctl.threadpool_info() if lib["user_api"] == "blas"]

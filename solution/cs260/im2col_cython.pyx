@@ -3,8 +3,9 @@
 
 Every kernel writes into an output array the caller allocates, so the Python side decides
 shapes and dtypes (float32 and float64 are both compiled through the `floating` fused type).
-The loops run without the GIL on one thread: the matrix multiplies between them already use
-every core, and OpenMP threads here fought OpenBLAS's threads (measured up to 40x slower).
+Each call runs on one thread without the GIL, so fast_layers can run calls on different slices
+of a batch at the same time from Python threads (parallel.py). OpenMP threads inside these loops
+were tried and fought OpenBLAS's own threads (measured up to 40x slower).
 The pure-numpy module im2col.py has the same functions with the same meaning.
 """
 from cython cimport floating

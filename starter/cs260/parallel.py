@@ -1,4 +1,4 @@
-"""Run a batch computation on all cores: each thread takes a slice of the images.
+"""Run a batch computation on all cores: each thread takes a slice of the batch.
 
 For the small matrices of a convolution layer, two single-threaded matrix multiplies on two
 halves of the batch are faster than one two-threaded multiply per image (see bench/). So while
@@ -35,13 +35,31 @@ def _setup():
                 try:
                     threads = int(os.environ["CS260_THREADS"])
                 except ValueError:
-                    raise ValueError(f"CS260_THREADS must be an integer, got {os.environ['CS260_THREADS']!r}") from None
+                    value = os.environ["CS260_THREADS"]
+                    raise ValueError(f"CS260_THREADS must be an integer, got {value!r}") from None
             if blas is None or not blas.lib_controllers:
                 threads = 1  # BLAS threads cannot be limited, so do not add ours on top
-            _state["threads"] = max(1, threads)
+            pool = _start_threads(threads - 1) if threads > 1 else None
+            _state["threads"] = threads if pool else 1
             _state["blas"] = blas
-            _state["pool"] = ThreadPoolExecutor(_state["threads"] - 1) if threads > 1 else None
+            _state["pool"] = pool
         return _state["threads"], _state["blas"], _state["pool"]
+
+
+def _start_threads(n):
+    """An executor with all n threads already started (so no later call has to start one),
+    or None if they cannot be started (e.g. under a tight address-space limit)."""
+    pool = ThreadPoolExecutor(n, thread_name_prefix="cs260")
+    everyone = threading.Barrier(n + 1)  # each task holds its thread until all n have started
+    try:
+        for _ in range(n):
+            pool.submit(everyone.wait, 10)
+        everyone.wait(10)
+    except (RuntimeError, threading.BrokenBarrierError):
+        everyone.abort()
+        pool.shutdown(wait=False)
+        return None
+    return pool
 
 
 def thread_count():
@@ -61,13 +79,23 @@ def over_slices(fn, N, min_size=2):
     if threads <= 1:
         return [fn(0, N)]
     bounds = [N * t // threads for t in range(threads + 1)]
+    results = [None] * threads
+    futures = {}
     with blas.limit(limits=1):
-        futures = [pool.submit(fn, bounds[t], bounds[t + 1]) for t in range(1, threads)]
+        for t in range(1, threads):
+            try:
+                futures[t] = pool.submit(fn, bounds[t], bounds[t + 1])
+            except RuntimeError:  # the interpreter is shutting down
+                break
         try:
-            first = fn(bounds[0], bounds[1])  # the calling thread does the first slice
+            for t in range(threads):  # the first slice, and any that got no thread, run here
+                if t not in futures:
+                    results[t] = fn(bounds[t], bounds[t + 1])
         finally:
-            wait(futures)  # never leave a thread writing after we return or raise
-        return [first] + [f.result() for f in futures]
+            wait(futures.values())  # never leave a thread writing after we return or raise
+    for t, future in futures.items():
+        results[t] = future.result()
+    return results
 
 
 @contextlib.contextmanager
