@@ -31,8 +31,9 @@ def child(tree, iterations):
         source = "CIFAR-10"
     except FileNotFoundError:
         rng = np.random.default_rng(0)
-        data = {"X_train": rng.standard_normal((49000, 3, 32, 32), dtype=np.float32),
-                "y_train": rng.integers(10, size=49000),
+        n = min(49000, iterations * 50)
+        data = {"X_train": rng.standard_normal((n, 3, 32, 32), dtype=np.float32),
+                "y_train": rng.integers(10, size=n),
                 "X_val": rng.standard_normal((1000, 3, 32, 32), dtype=np.float32),
                 "y_val": rng.integers(10, size=1000)}
         source = "random images (CIFAR-10 not found)"
