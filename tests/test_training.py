@@ -56,6 +56,8 @@ def test_overfits_small_data(cs, data):
         optim_config={"learning_rate": 1e-3}, verbose=False,
     )
     solver.train()
+    print(f"overfit 100 examples: train acc {solver.train_acc_history[-1]:.2f}, "
+          f"val acc {solver.val_acc_history[-1]:.3f}")
     assert len(solver.loss_history) == 30
     assert len(solver.train_acc_history) == 16
     assert solver.loss_history[-1] < 0.5 * solver.loss_history[0]
