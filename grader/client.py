@@ -181,6 +181,9 @@ class Worker:
         for var, value in os.environ.items():
             if var.startswith("CS260_") or var == "LD_LIBRARY_PATH":
                 env[var] = value
+        # One thread whatever the grader's environment says: the same results and memory on
+        # every machine (cs260/parallel.py would otherwise split batches over the cores).
+        env["CS260_THREADS"] = "1"
         return env
 
     def _spawn(self):

@@ -346,3 +346,13 @@ def test_crash_is_seen_even_if_a_child_keeps_the_pipe_open(tmp_path):
         with pytest.raises(StudentError) as info:
             w.call("layers.fork_and_die")
     assert info.value.kind == "crash" and "exit code 4" in info.value.message
+
+
+def test_worker_runs_one_thread_whatever_the_environment(tmp_path, monkeypatch):
+    """CS260_THREADS from the grader's environment must not make the fast layers use threads in
+    the worker (results and memory must not depend on the machine)."""
+    monkeypatch.setenv("CS260_THREADS", "4")
+    source = ("import os\nimport numpy as np\n\ndef env():\n"
+              "    return np.array([int(os.environ[v]) for v in ('CS260_THREADS', 'OPENBLAS_NUM_THREADS')])\n")
+    with Worker(make_package(tmp_path, source), timeout=10) as w:
+        np.testing.assert_array_equal(w.call("layers.env"), [1, 1])
