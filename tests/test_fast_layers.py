@@ -148,8 +148,11 @@ def test_conv_matches_reference(fl, kernels, case, dtype):
 
 @pytest.fixture
 def threads(cs, monkeypatch):
-    """threads(n) makes the fast layers split batches over n threads for the rest of the test."""
+    """threads(n) makes the fast layers split batches over n threads for the rest of the test,
+    however small the batch (the work thresholds are set to zero)."""
     parallel = cs.parallel
+    monkeypatch.setattr(cs.fast_layers, "_MIN_FLOPS_PER_THREAD", 0)
+    monkeypatch.setattr(cs.fast_layers, "_MIN_POOL_ELEMENTS_PER_THREAD", 0)
 
     def use(n):
         monkeypatch.setenv("CS260_THREADS", str(n))
@@ -529,8 +532,46 @@ def test_over_slices_covers_the_batch_in_order(cs, threads):
     results = cs.parallel.over_slices(lambda n0, n1: seen.append((n0, n1)) or (n0, n1), 10)
     assert results == [(0, 3), (3, 6), (6, 10)]
     assert sorted(seen) == results
-    assert cs.parallel.over_slices(lambda n0, n1: (n0, n1), 5) == [(0, 2), (2, 5)]  # 2 images each
+    assert cs.parallel.over_slices(lambda n0, n1: (n0, n1), 5, min_size=2) == [(0, 2), (2, 5)]
+    assert cs.parallel.over_slices(lambda n0, n1: (n0, n1), 5, min_size=3) == [(0, 5)]
     assert cs.parallel.over_slices(lambda n0, n1: (n0, n1), 0) == [(0, 0)]
+
+
+@pytest.mark.parametrize("op, shape, threaded", [
+    ("conv", (2, 3, 8, 8), False),      # a gradient check's batch: one thread
+    ("conv", (50, 3, 32, 32), True),    # ThreeLayerConvNet's layer on a minibatch
+    ("pool", (4, 16, 16, 16), False),
+    ("pool", (50, 32, 32, 32), True),
+])
+def test_small_calls_stay_in_one_thread(cs, fl, monkeypatch, op, shape, threaded):
+    """Waking a thread costs more than a small layer call: those run in the calling thread."""
+    import threading
+    monkeypatch.setenv("CS260_THREADS", "2")
+    cs.parallel._forget_threads()
+    seen = set()
+    kernels = fl._kernels
+
+    def spy(name):
+        def call(*args):
+            seen.add(threading.get_ident())
+            return getattr(kernels, name)(*args)
+        return staticmethod(call)
+
+    spy_kernels = type("Spy", (), {name: spy(name) for name in
+                                   ("im2col", "col2im", "maxpool_forward", "maxpool_backward")})
+    x = np.random.default_rng(0).standard_normal(shape)
+    try:
+        if op == "conv":
+            out, cache = fl._conv_forward(x, np.ones((32, 3, 7, 7)), np.zeros(32), {"stride": 1, "pad": 3},
+                                          spy_kernels)
+            fl.conv_backward_fast(out, cache)
+        else:
+            out, cache = fl._max_pool_forward(x, {"pool_height": 2, "pool_width": 2, "stride": 2}, spy_kernels)
+            fl.max_pool_backward_fast(out, cache)
+    finally:
+        monkeypatch.delenv("CS260_THREADS")
+        cs.parallel._forget_threads()
+    assert len(seen) == (2 if threaded else 1)
 
 
 def test_over_slices_waits_for_threads_and_reraises(cs, threads):

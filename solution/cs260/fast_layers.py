@@ -9,6 +9,7 @@ Every layer splits the batch over the cores (parallel.py): each thread handles i
 Both float32 and float64 work: results have the dtype numpy's type promotion gives the inputs
 (float32 inputs stay float32). Integer inputs are computed in float64.
 """
+import math
 import operator
 import os
 import warnings
@@ -110,6 +111,17 @@ def _pool_geometry(x, pool_param):
     return ph, pw, stride, sizes[0], sizes[1]
 
 
+# Below this much work per thread, handing a slice of the batch to another thread costs more than
+# it saves (waking a thread takes ~0.1 ms on the 2-core machine of bench/).
+_MIN_FLOPS_PER_THREAD = 4e6  # convolution: 2 * multiply-adds (the backward pass counts double)
+_MIN_POOL_ELEMENTS_PER_THREAD = 1 << 18  # max pooling: input elements
+
+
+def _min_images(work_per_image, min_work):
+    """Fewest images per thread for at least min_work of work each."""
+    return max(1, math.ceil(min_work / max(work_per_image, 1)))
+
+
 # Images are processed in blocks whose im2col matrix is about this many bytes, so the block is
 # still in cache when the matrix multiply reads it (one big matrix for the whole batch is slower).
 _BLOCK_BYTES = 1 << 20
@@ -158,7 +170,8 @@ def _conv_forward(x, w, b, conv_param, kernels):
         for m0, m1, cols in _column_blocks(x[n0:n1], HH, WW, pad, stride, Ho, Wo, kernels):
             np.matmul(w_and_b, cols, out=out[n0 + m0:n0 + m1])  # one GEMM per image, in place
 
-    parallel.over_slices(forward_images, N)
+    flops = 2 * F * w_and_b.shape[1] * Ho * Wo  # per image
+    parallel.over_slices(forward_images, N, _min_images(flops, _MIN_FLOPS_PER_THREAD))
     cache = (x, w, (stride, pad, Ho, Wo), kernels)
     return out.reshape(N, F, Ho, Wo), cache
 
@@ -191,7 +204,8 @@ def conv_backward_fast(dout, cache):
             kernels.col2im(dcols[: m1 - m0], dx[n0 + m0:n0 + m1], HH, WW, pad, stride)
         return dwb_t
 
-    dwb = sum(parallel.over_slices(backward_images, N)).T
+    flops = 4 * F * w_rows.shape[1] * Ho * Wo  # per image: two products the size of the forward one
+    dwb = sum(parallel.over_slices(backward_images, N, _min_images(flops, _MIN_FLOPS_PER_THREAD))).T
     dw = np.ascontiguousarray(dwb[:, :-1]).reshape(w.shape)
     return dx, dw, np.ascontiguousarray(dwb[:, -1])
 
@@ -215,7 +229,8 @@ def _max_pool_forward(x, pool_param, kernels):
     out = np.empty((N, C, Ho, Wo), dtype=x.dtype)
     argmax = np.empty((N, C, Ho, Wo), dtype=np.intc)  # a*pw + b of each window's first maximum
     parallel.over_slices(
-        lambda n0, n1: kernels.maxpool_forward(x[n0:n1], out[n0:n1], argmax[n0:n1], ph, pw, stride), N)
+        lambda n0, n1: kernels.maxpool_forward(x[n0:n1], out[n0:n1], argmax[n0:n1], ph, pw, stride),
+        N, _min_images(math.prod(x.shape[1:]), _MIN_POOL_ELEMENTS_PER_THREAD))
     return out, (x.shape, x.dtype, (ph, pw, stride), argmax, kernels)
 
 
@@ -230,5 +245,5 @@ def max_pool_backward_fast(dout, cache):
     dx = np.empty(x_shape, dtype=dtype)
     parallel.over_slices(
         lambda n0, n1: kernels.maxpool_backward(dout[n0:n1], argmax[n0:n1], dx[n0:n1], ph, pw, stride),
-        dx.shape[0])
+        dx.shape[0], _min_images(math.prod(x_shape[1:]), _MIN_POOL_ELEMENTS_PER_THREAD))
     return dx

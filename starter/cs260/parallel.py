@@ -67,7 +67,7 @@ def thread_count():
     return _setup()[0]
 
 
-def over_slices(fn, N, min_size=2):
+def over_slices(fn, N, min_size=1):
     """Call fn(n0, n1) on contiguous slices [n0, n1) that cover range(N), one per thread (each
     slice at least min_size long; below that, starting a thread costs more than it saves), with
     BLAS single-threaded meanwhile; return the results in slice order.
