@@ -435,7 +435,22 @@ def drop_privileges(user, nproc):
                                "run_as_user") from None
 
 
+def die_with_parent(parent_pid):
+    """Linux: have the kernel SIGKILL this process when the grader that started it dies, however
+    it dies (the worker runs in its own session, so killing the grader's process group misses it,
+    and student code stuck in a loop never reads the closed pipe)."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the client's kill is all there is
+        return
+    if os.getppid() != parent_pid:  # the grader died before prctl took effect
+        os._exit(1)
+
+
 def main(argv=None):
+    parent_pid = os.getppid()
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--fd-in", type=int, required=True)
     parser.add_argument("--fd-out", type=int, required=True)
@@ -460,6 +475,7 @@ def main(argv=None):
     protocol = _load_protocol()
     if args.user and os.geteuid() == 0:
         drop_privileges(args.user, args.nproc)
+    die_with_parent(parent_pid)  # after the uid change, which would clear it
     for stream in (sys.stdout, sys.stderr):
         # Prints reach the capture file at once, so a student stuck in a loop still shows them.
         stream.reconfigure(line_buffering=True)

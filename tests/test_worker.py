@@ -356,3 +356,44 @@ def test_worker_runs_one_thread_whatever_the_environment(tmp_path, monkeypatch):
               "    return np.array([int(os.environ[v]) for v in ('CS260_THREADS', 'OPENBLAS_NUM_THREADS')])\n")
     with Worker(make_package(tmp_path, source), timeout=10) as w:
         np.testing.assert_array_equal(w.call("layers.env"), [1, 1])
+
+
+def _alive(pid):
+    """True if pid runs (a zombie, dead but not yet reaped, does not count)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_worker_dies_when_the_grader_is_killed(tmp_path):
+    """A grader killed outright (SIGKILL at a time limit, a crash) must not leave student code
+    spinning: the worker is in its own session, so the kernel has to kill it (PDEATHSIG)."""
+    import subprocess
+    import sys
+    root = make_package(tmp_path, "def ping():\n    return 1\n\ndef spin():\n    while True:\n        pass\n")
+    script = (
+        "import sys\n"
+        f"sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})\n"
+        "from grader.client import Worker\n"
+        f"w = Worker({str(root)!r}, timeout=600)\n"
+        "w.call('layers.ping')\n"
+        "print(w.pid, flush=True)\n"
+        "w.call('layers.spin')\n"
+    )
+    grader = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        pid = int(grader.stdout.readline())
+        time.sleep(0.5)  # let the worker start spinning
+        assert _alive(pid)
+    finally:
+        grader.kill()
+        grader.wait()
+    deadline = time.monotonic() + 10
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    alive = _alive(pid)
+    if alive:
+        os.kill(pid, 9)
+    assert not alive, "the worker outlived the grader"
