@@ -306,6 +306,8 @@ POOL_CASES = [
     ((1, 1, 4, 7), 2, 3, 2),      # stride == height != width
     ((2, 2, 5, 5), 1, 1, 2),      # 1x1 windows with gaps
     ((2, 1, 4, 4), 4, 4, 1),      # one window covers the whole input
+    ((2, 2, 8, 8), 2, 2, 3),      # 2x2 (the unrolled kernel) with gaps between windows
+    ((2, 1, 3, 3), 1, 1, 1),      # 1x1 windows tiling the input
 ]
 
 
@@ -673,3 +675,32 @@ def test_layers_work_in_a_forked_child(tmp_path):
     run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "0"
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+def test_conv_backward_can_skip_dx(fl, cs, threads, n_threads, dtype):
+    """compute_dx=False (a network's first layer) returns dx None and the same dw, db, also
+    through the conv-relu(-pool) sandwiches."""
+    threads(n_threads)
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((6, 3, 8, 8)).astype(dtype)
+    w, b = rng.standard_normal((4, 3, 3, 3)).astype(dtype), rng.standard_normal(4).astype(dtype)
+    out, cache = fl.conv_forward_fast(x, w, b, {"stride": 1, "pad": 1})
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    _, want_dw, want_db = conv_reference_backward(dout, x, w, 1, 1)
+    dx, dw, db = fl.conv_backward_fast(dout, cache, compute_dx=False)
+    assert dx is None
+    assert_close(dw, want_dw, dtype, "dw")
+    assert_close(db, want_db, dtype, "db")
+    lu = cs.layer_utils
+    pool = {"pool_height": 2, "pool_width": 2, "stride": 2}
+    for forward, backward, args in ((lu.conv_relu_forward, lu.conv_relu_backward, ()),
+                                    (lu.conv_relu_pool_forward, lu.conv_relu_pool_backward, (pool,))):
+        y, c = forward(x, w, b, {"stride": 1, "pad": 1}, *args)
+        g = rng.standard_normal(y.shape).astype(dtype)
+        full = backward(g, c)
+        skipped = backward(g, c, compute_dx=False)
+        assert skipped[0] is None and full[0] is not None
+        for got, want, name in zip(skipped[1:], full[1:], ("dw", "db")):
+            assert_close(got, want, dtype, f"{backward.__name__} {name}")

@@ -176,8 +176,12 @@ def _conv_forward(x, w, b, conv_param, kernels):
     return out.reshape(N, F, Ho, Wo), cache
 
 
-def conv_backward_fast(dout, cache):
-    """Convolution backward pass: dout (N, F, Ho, Wo) -> (dx, dw, db)."""
+def conv_backward_fast(dout, cache, compute_dx=True):
+    """Convolution backward pass: dout (N, F, Ho, Wo) -> (dx, dw, db).
+
+    compute_dx=False skips dx and returns None for it: a network's first layer does not need the
+    gradient of its input, and computing it is about half the work of this function.
+    """
     x, w, (stride, pad, Ho, Wo), kernels = cache
     N = x.shape[0]
     F, _, HH, WW = w.shape
@@ -186,7 +190,7 @@ def conv_backward_fast(dout, cache):
         raise ValueError(f"dout has shape {dout.shape}, expected {(N, F, Ho, Wo)}")
     d = np.ascontiguousarray(dout, dtype=x.dtype).reshape(N, F, Ho * Wo)
     w_rows = w.reshape(F, -1)
-    dx = np.empty_like(x)
+    dx = np.empty_like(x) if compute_dx else None
 
     def backward_images(n0, n1):
         """dx of images n0..n1 (written into dx) and their share of [dw | db], transposed."""
@@ -198,13 +202,15 @@ def conv_backward_fast(dout, cache):
             d_block = d[n0 + m0:n0 + m1]
             # cols @ d.T is the faster orientation for BLAS here than d @ cols.T.
             dwb_t += np.matmul(cols, d_block.transpose(0, 2, 1)).sum(axis=0)
+            if dx is None:
+                continue
             if dcols is None:
                 dcols = np.empty((cols.shape[0], w_rows.shape[1], Ho * Wo), dtype=x.dtype)
             np.matmul(w_rows.T, d_block, out=dcols[: m1 - m0])
             kernels.col2im(dcols[: m1 - m0], dx[n0 + m0:n0 + m1], HH, WW, pad, stride)
         return dwb_t
 
-    flops = 4 * F * w_rows.shape[1] * Ho * Wo  # per image: two products the size of the forward one
+    flops = (4 if compute_dx else 2) * F * w_rows.shape[1] * Ho * Wo  # per image (dx: a second product)
     dwb = sum(parallel.over_slices(backward_images, N, _min_images(flops, _MIN_FLOPS_PER_THREAD))).T
     dw = np.ascontiguousarray(dwb[:, :-1]).reshape(w.shape)
     return dx, dw, np.ascontiguousarray(dwb[:, -1])

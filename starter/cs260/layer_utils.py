@@ -40,11 +40,12 @@ def conv_relu_forward(x, w, b, conv_param):
     return out, (conv_cache, relu_cache)
 
 
-def conv_relu_backward(dout, cache):
-    """Backward pass of conv_relu_forward; returns (dx, dw, db)."""
+def conv_relu_backward(dout, cache, compute_dx=True):
+    """Backward pass of conv_relu_forward; returns (dx, dw, db).
+    With compute_dx=False, dx is not computed (None): a first layer does not need it."""
     conv_cache, relu_cache = cache
     da = relu_backward(dout, relu_cache)
-    return conv_backward_fast(da, conv_cache)
+    return conv_backward_fast(da, conv_cache, compute_dx)
 
 
 def conv_relu_pool_forward(x, w, b, conv_param, pool_param):
@@ -55,12 +56,13 @@ def conv_relu_pool_forward(x, w, b, conv_param, pool_param):
     return out, (conv_cache, relu_cache, pool_cache)
 
 
-def conv_relu_pool_backward(dout, cache):
-    """Backward pass of conv_relu_pool_forward; returns (dx, dw, db)."""
+def conv_relu_pool_backward(dout, cache, compute_dx=True):
+    """Backward pass of conv_relu_pool_forward; returns (dx, dw, db).
+    With compute_dx=False, dx is not computed (None): a first layer does not need it."""
     conv_cache, relu_cache, pool_cache = cache
     ds = max_pool_backward_fast(dout, pool_cache)
     da = relu_backward(ds, relu_cache)
-    return conv_backward_fast(da, conv_cache)
+    return conv_backward_fast(da, conv_cache, compute_dx)
 
 
 def conv_bn_relu_forward(x, w, b, gamma, beta, conv_param, bn_param):

@@ -93,7 +93,9 @@ class ThreeLayerConvNet:
         # TODO: Backward pass: compute the softmax loss plus the L2
         # regularization 0.5 * self.reg * sum(W ** 2) of W1, W2 and W3, and
         # store the gradient of every parameter in grads (for example
-        # grads['W1']), including the regularization's share.
+        # grads['W1']), including the regularization's share. The first layer
+        # needs no gradient of X: conv_relu_pool_backward(..., compute_dx=False)
+        # skips it and saves time.
         raise NotImplementedError("ThreeLayerConvNet.loss: not implemented yet (see the TODO above)")
 
         return loss, grads
