@@ -6,6 +6,8 @@ from pytest's reports, and at the end grader/report.py prints the table and writ
 All run state lives in `config.stash` (one `GradingState` per session).
 """
 import os
+import signal
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field, replace
@@ -35,6 +37,7 @@ class GradingState:
     worker: object = None
     notes: list = field(default_factory=list)      # run-level problems for the top-level output
     stop_reason: str = ""
+    sigint_was_ignored: bool = False
     session_notes: list = field(default_factory=list)  # stops / unfinished / deselected checks
     written: bool = False
 
@@ -89,6 +92,13 @@ def pytest_configure(config):
     results = Path(os.path.abspath(Path(config.invocation_params.dir, results))) if results else None
     state = GradingState(path, why, results)
     config.stash[STATE] = state
+    # The time limit stops grading with SIGINT (grader.gradescope.run_in_group). A shell that
+    # starts a job in the background (`&` in a script, nohup) hands SIGINT down ignored, and then
+    # Python never raises KeyboardInterrupt: pytest would be killed and the checks that ran lost.
+    if (threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.SIG_IGN):
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        state.sigint_was_ignored = True
     config.pluginmanager.register(_SessionHooks(config), SESSION_HOOKS)
     if results is not None:
         # Replace at once anything already there (a submission may ship a results.json), so that
@@ -503,3 +513,5 @@ def pytest_unconfigure(config):
     plugin = config.pluginmanager.get_plugin(SESSION_HOOKS)
     if plugin is not None:
         config.pluginmanager.unregister(plugin)
+    if state.sigint_was_ignored and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -3,6 +3,7 @@ results.json files and a CSV gradebook; resumable; broken and hostile submission
 """
 import csv
 import io
+import signal
 import zipfile
 from pathlib import Path
 
@@ -148,14 +149,21 @@ def test_time_limit_then_retry_and_force(tmp_path):
 
 
 def test_time_limit_keeps_the_checks_that_ran(tmp_path):
-    """A function that never returns: at the limit the run is stopped and scored on what ran."""
+    """A function that never returns: at the limit the run is stopped and scored on what ran.
+
+    Run as from a background job in a shell script (`grade-all ... &`), which starts its
+    children with SIGINT ignored: the stop signal must still reach the grader."""
     export = tmp_path / "subs"
     files = solution_files()
     files["layers.py"] += "\n\ndef batchnorm_backward(dout, cache):\n    while True:\n        pass\n"
     write(export / "looper", files)
     out = tmp_path / "out"
-    statuses = batch.grade_all(export, out, jobs=1, timeout=12, stream=io.StringIO(),
-                               pytest_args=["-k", "prereq", "--worker-timeout", "600"])
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # inherited by the grading process
+    try:
+        statuses = batch.grade_all(export, out, jobs=1, timeout=12, stream=io.StringIO(),
+                                   pytest_args=["-k", "prereq", "--worker-timeout", "600"])
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert statuses["looper"].startswith("partial: stopped at the 12 s limit")
     results = batch.read_results(out / "looper" / batch.RESULTS)
     validate_results(results)
