@@ -69,3 +69,21 @@ def _rel_error(x, y):
 def rel_error_fixture():
     """The notebook's rel_error function, as a fixture."""
     return _rel_error
+
+
+@pytest.fixture
+def set_threads(monkeypatch):
+    """set_threads(cs, n): the cs260 package `cs` splits its work over n threads for the rest of
+    the test (CS260_THREADS, read when cs260.parallel next starts its threads); returns the count."""
+    used = []
+
+    def use(cs, n):
+        monkeypatch.setenv("CS260_THREADS", str(n))
+        cs.parallel._forget_threads()
+        used.append(cs.parallel)
+        return cs.parallel.thread_count()
+
+    yield use
+    monkeypatch.delenv("CS260_THREADS", raising=False)
+    for parallel in used:
+        parallel._forget_threads()

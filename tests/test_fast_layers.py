@@ -147,21 +147,12 @@ def test_conv_matches_reference(fl, kernels, case, dtype):
 
 
 @pytest.fixture
-def threads(cs, monkeypatch):
+def threads(cs, set_threads, monkeypatch):
     """threads(n) makes the fast layers split batches over n threads for the rest of the test,
     however small the batch (the work thresholds are set to zero)."""
-    parallel = cs.parallel
     monkeypatch.setattr(cs.fast_layers, "_MIN_FLOPS_PER_THREAD", 0)
     monkeypatch.setattr(cs.fast_layers, "_MIN_POOL_ELEMENTS_PER_THREAD", 0)
-
-    def use(n):
-        monkeypatch.setenv("CS260_THREADS", str(n))
-        parallel._forget_threads()
-        return parallel.thread_count()
-
-    yield use
-    monkeypatch.delenv("CS260_THREADS", raising=False)
-    parallel._forget_threads()
+    return lambda n: set_threads(cs, n)
 
 
 @pytest.mark.parametrize("images_per_block, calls", [(0, 7), (1, 7), (2.5, 4), (7, 1)])
@@ -545,11 +536,10 @@ def test_over_slices_covers_the_batch_in_order(cs, threads):
     ("pool", (4, 16, 16, 16), False),
     ("pool", (50, 32, 32, 32), True),
 ])
-def test_small_calls_stay_in_one_thread(cs, fl, monkeypatch, op, shape, threaded):
+def test_small_calls_stay_in_one_thread(cs, fl, set_threads, op, shape, threaded):
     """Waking a thread costs more than a small layer call: those run in the calling thread."""
     import threading
-    monkeypatch.setenv("CS260_THREADS", "2")
-    cs.parallel._forget_threads()
+    set_threads(cs, 2)  # with the real work thresholds
     seen = set()
     kernels = fl._kernels
 
@@ -562,17 +552,13 @@ def test_small_calls_stay_in_one_thread(cs, fl, monkeypatch, op, shape, threaded
     spy_kernels = type("Spy", (), {name: spy(name) for name in
                                    ("im2col", "col2im", "maxpool_forward", "maxpool_backward")})
     x = np.random.default_rng(0).standard_normal(shape)
-    try:
-        if op == "conv":
-            out, cache = fl._conv_forward(x, np.ones((32, 3, 7, 7)), np.zeros(32), {"stride": 1, "pad": 3},
-                                          spy_kernels)
-            fl.conv_backward_fast(out, cache)
-        else:
-            out, cache = fl._max_pool_forward(x, {"pool_height": 2, "pool_width": 2, "stride": 2}, spy_kernels)
-            fl.max_pool_backward_fast(out, cache)
-    finally:
-        monkeypatch.delenv("CS260_THREADS")
-        cs.parallel._forget_threads()
+    if op == "conv":
+        out, cache = fl._conv_forward(x, np.ones((32, 3, 7, 7)), np.zeros(32), {"stride": 1, "pad": 3},
+                                      spy_kernels)
+        fl.conv_backward_fast(out, cache)
+    else:
+        out, cache = fl._max_pool_forward(x, {"pool_height": 2, "pool_width": 2, "stride": 2}, spy_kernels)
+        fl.max_pool_backward_fast(out, cache)
     assert len(seen) == (2 if threaded else 1)
 
 

@@ -15,16 +15,9 @@ def cs(load_tree):
 
 
 @pytest.fixture
-def threads(cs, monkeypatch):
-    """threads(n): cs260 splits work over n threads for the rest of the test."""
-    def use(n):
-        monkeypatch.setenv("CS260_THREADS", str(n))
-        cs.parallel._forget_threads()
-        return cs.parallel.thread_count()
-
-    yield use
-    monkeypatch.delenv("CS260_THREADS", raising=False)
-    cs.parallel._forget_threads()
+def threads(cs, set_threads):
+    """threads(n): the solution's cs260 splits work over n threads for the rest of the test."""
+    return lambda n: set_threads(cs, n)
 
 
 def adam_reference(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
