@@ -132,43 +132,47 @@ class Solver:
 
     def train(self):
         """Run the optimization for num_epochs epochs."""
+        # The fast layers split each batch over the cores; BLAS on one thread keeps its idle
+        # threads from competing with them (see parallel.single_threaded_blas).
+        with parallel.single_threaded_blas():
+            self._train()
+
+    def _train(self):
+        """The training loop behind train()."""
         num_train = self.X_train.shape[0]
         iterations_per_epoch = max(num_train // self.batch_size, 1)
         num_iterations = self.num_epochs * iterations_per_epoch
 
-        # The fast layers split each batch over the cores; BLAS on one thread keeps its idle
-        # threads from competing with them (see parallel.single_threaded_blas).
-        with parallel.single_threaded_blas():
-            for t in range(num_iterations):
-                self._step()
+        for t in range(num_iterations):
+            self._step()
 
-                if self.verbose and t % self.print_every == 0:
-                    print(f"(Iteration {t + 1} / {num_iterations}) loss: {self.loss_history[-1]:f}")
+            if self.verbose and t % self.print_every == 0:
+                print(f"(Iteration {t + 1} / {num_iterations}) loss: {self.loss_history[-1]:f}")
 
-                epoch_end = (t + 1) % iterations_per_epoch == 0
-                if epoch_end:
-                    self.epoch += 1
-                    for config in self.optim_configs.values():
-                        config["learning_rate"] *= self.lr_decay
+            epoch_end = (t + 1) % iterations_per_epoch == 0
+            if epoch_end:
+                self.epoch += 1
+                for config in self.optim_configs.values():
+                    config["learning_rate"] *= self.lr_decay
 
-                # Measure the accuracies at the start, at the end and after every epoch.
-                if t == 0 or t == num_iterations - 1 or epoch_end:
-                    train_acc = self.check_accuracy(
-                        self.X_train, self.y_train, num_samples=self.num_train_samples
+            # Measure the accuracies at the start, at the end and after every epoch.
+            if t == 0 or t == num_iterations - 1 or epoch_end:
+                train_acc = self.check_accuracy(
+                    self.X_train, self.y_train, num_samples=self.num_train_samples
+                )
+                val_acc = self.check_accuracy(self.X_val, self.y_val, num_samples=self.num_val_samples)
+                self.train_acc_history.append(train_acc)
+                self.val_acc_history.append(val_acc)
+                self._save_checkpoint()
+
+                if self.verbose:
+                    print(
+                        f"(Epoch {self.epoch} / {self.num_epochs}) "
+                        f"train acc: {train_acc:f}; val_acc: {val_acc:f}"
                     )
-                    val_acc = self.check_accuracy(self.X_val, self.y_val, num_samples=self.num_val_samples)
-                    self.train_acc_history.append(train_acc)
-                    self.val_acc_history.append(val_acc)
-                    self._save_checkpoint()
 
-                    if self.verbose:
-                        print(
-                            f"(Epoch {self.epoch} / {self.num_epochs}) "
-                            f"train acc: {train_acc:f}; val_acc: {val_acc:f}"
-                        )
+                if not self.best_params or val_acc > self.best_val_acc:
+                    self.best_val_acc = val_acc
+                    self.best_params = {k: v.copy() for k, v in self.model.params.items()}
 
-                    if not self.best_params or val_acc > self.best_val_acc:
-                        self.best_val_acc = val_acc
-                        self.best_params = {k: v.copy() for k, v in self.model.params.items()}
-
-            self.model.params = self.best_params
+        self.model.params = self.best_params
