@@ -110,11 +110,32 @@ class _Process:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+class WorkerGroup:
+    """Workers of which at most one runs at a time: starting one stops the others.
+
+    A grading run's memory then holds one worker, never two, and a worker never runs next to
+    another one's private copy of its overlay (which, with run_as_user, its user could read).
+    """
+
+    def __init__(self):
+        self._members = weakref.WeakSet()
+
+    def add(self, worker):
+        self._members.add(worker)
+
+    def stop_others(self, keep):
+        """Close every member but `keep` (they start again when next used)."""
+        for worker in list(self._members):
+            if worker is not keep:
+                worker.close()
+
+
 class Worker:
     """Runs student code in a separate, resource-limited process; see docs/ARCHITECTURE.md."""
 
     def __init__(self, submission_root, *, timeout=None, memory_mb=None, run_as_user=None,
-                 python=sys.executable, start_timeout=None, student_files=None):
+                 python=sys.executable, start_timeout=None, student_files=None,
+                 block_imports=(), block_reason="", group=None):
         self.root = Path(submission_root).resolve()
         self.timeout = config.WORKER_TIMEOUT_S if timeout is None else timeout
         self.memory_mb = config.WORKER_MEMORY_MB if memory_mb is None else memory_mb
@@ -124,6 +145,11 @@ class Worker:
                               else start_timeout)
         self.student_files = list(config.STUDENT_FILES.values() if student_files is None
                                   else student_files)
+        # Modules (and their submodules) the worker refuses to import, and the reason it gives.
+        self.block_imports, self.block_reason = tuple(block_imports), block_reason
+        self.group = group     # a WorkerGroup: starting this worker stops the others
+        if group is not None:
+            group.add(self)
         self.last_elapsed = 0.0
         self.restarts = 0      # number of times a worker was killed after a failure
         self._timeouts = {}    # target -> number of timeouts so far (see config.RETRY_TIMEOUT_S)
@@ -187,6 +213,8 @@ class Worker:
         return env
 
     def _spawn(self):
+        if self.group is not None:
+            self.group.stop_others(self)
         tmp = Path(tempfile.mkdtemp(prefix="cs260-worker-"))
         home = tmp / "home"
         home.mkdir()
@@ -215,6 +243,10 @@ class Worker:
                 "--output-limit", str(config.OUTPUT_LIMIT_CHARS)]
         for rel in self.student_files:
             cmd += ["--student", rel]
+        for name in self.block_imports:
+            cmd += ["--block-import", name]
+        if self.block_imports and self.block_reason:
+            cmd += ["--block-reason", self.block_reason]
         if user:
             cmd += ["--user", user, "--nproc", str(config.WORKER_NPROC)]
         try:

@@ -70,6 +70,17 @@ WORKER_FSIZE_MB = 64                      # largest file the worker may write (R
 WORKER_NPROC = 64                         # RLIMIT_NPROC, applied only after dropping to run_as_user
 OUTPUT_LIMIT_CHARS = 4000                 # student prints kept per request / per drain
 
+# The naive conv/pool checks (these sections) run in a second worker whose cs260 package has no
+# working fast code: its copies of these modules are stubs whose every function raises
+# (grader/naive.py), and these libraries cannot be imported in it. numpy stays fully available.
+# Everything else (prerequisites, sandwich layers, ThreeLayerConvNet, training) gets the real
+# fast layers. The two workers never run at the same time (grader/client.py, WorkerGroup).
+NAIVE_SECTIONS = ("conv_forward", "conv_backward", "pool_forward", "pool_backward", "fast")
+NAIVE_STUBBED = ("fast_layers", "im2col", "im2col_cython", "layer_utils")
+NAIVE_BLOCKED_IMPORTS = ("scipy.signal", "scipy.ndimage", "torch", "tensorflow", "jax", "cv2",
+                         "skimage")
+NAIVE_RULE = "the naive layers must be written with numpy loops or array operations"
+
 
 # ---------------------------------------------------------------------------
 # Checks (grader/test_*.py): points, visibility, tolerances, budgets.

@@ -14,4 +14,5 @@ from grader.plugin import (  # noqa: F401 - pytest finds hooks and fixtures by n
     pytest_unconfigure,
     submission,
     worker,
+    workers,
 )

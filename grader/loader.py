@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from . import config
+from .naive import build_naive_overlay
 from .trusted import trusted_starter_root
 
 FOUND_LIST_LIMIT = 20
@@ -31,6 +32,7 @@ class Submission:
     notes: list = field(default_factory=list)
     found: list = field(default_factory=list)    # files seen in the submission (relative)
     sources: dict = field(default_factory=dict)  # student file name -> path in the submission
+    naive_root: Path = None                      # the same without working fast code (naive.py)
 
     @property
     def usable(self):
@@ -222,7 +224,8 @@ def load_submission(path, workdir, *, trusted_root=None):
     """Build the overlay for submission `path` in `workdir`; never raises for bad submissions.
 
     The overlay is `workdir/overlay/cs260`: a copy of the trusted starter (including compiled
-    extensions) with the student's files in their places.
+    extensions) with the student's files in their places; `workdir/naive_overlay/cs260` is the
+    same with the fast code replaced by stubs (grader/naive.py), for the naive layers' checks.
     """
     path = Path(path)
     workdir = Path(workdir)
@@ -300,4 +303,5 @@ def load_submission(path, workdir, *, trusted_root=None):
             out.write(data)
 
     return Submission(root=overlay, files=files, problems=problems, notes=notes, found=found,
-                      sources=sources)
+                      sources=sources,
+                      naive_root=build_naive_overlay(overlay, workdir / "naive_overlay"))

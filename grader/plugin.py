@@ -34,7 +34,7 @@ class GradingState:
     results: dict = field(default_factory=dict)    # nodeid -> ItemResult of items that ran
     submission: object = None
     submission_error: str = ""
-    worker: object = None
+    workers: dict = field(default_factory=dict)    # name -> grader.client.Worker (fixture `workers`)
     notes: list = field(default_factory=list)      # run-level problems for the top-level output
     stop_reason: str = ""
     sigint_was_ignored: bool = False
@@ -221,20 +221,34 @@ def submission(request, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def worker(request, submission):
-    """One process running the student's code for the whole session (restarted by the client
-    after a crash or timeout), closed at the end."""
-    from grader.client import Worker
+def workers(request, submission):
+    """The session's two workers running the student's code, at most one at a time (restarted by
+    the client after a crash or timeout), closed at the end: "normal" (the student's files on
+    the trusted package) and "naive" (the same package without its fast code, grader/naive.py)."""
+    from grader import naive
+    from grader.client import Worker, WorkerGroup
     config = request.config
     state = _state(config)
-    w = Worker(submission.root, timeout=_option(config, "worker_timeout"),
-               memory_mb=_option(config, "worker_memory"), run_as_user=_option(config, "run_as"))
-    state.worker = w
+    common = {"timeout": _option(config, "worker_timeout"), "group": WorkerGroup(),
+              "memory_mb": _option(config, "worker_memory"), "run_as_user": _option(config, "run_as")}
+    state.workers = {"normal": Worker(submission.root, **common),
+                     "naive": Worker(submission.naive_root, **common, **naive.worker_options())}
+    made = state.workers
     try:
-        yield w
+        yield made
     finally:
-        state.worker = None
-        w.close()
+        state.workers = {}
+        for w in made.values():
+            w.close()
+
+
+@pytest.fixture
+def worker(request, workers):
+    """The worker for this check: the naive one for the sections in settings.NAIVE_SECTIONS (the
+    naive conv/pool layers must be the student's own code), the normal one otherwise."""
+    meta = _state(request.config).items.get(request.node.nodeid)
+    naive = meta is not None and meta.section in settings.NAIVE_SECTIONS
+    return workers["naive" if naive else "normal"]
 
 
 @pytest.fixture(scope="session")
@@ -295,13 +309,15 @@ def _skip_reason(test_report):
 
 
 def _drain(state):
-    """The student's prints since the last drain ("" without a worker, or if draining fails)."""
-    if state.worker is None:
-        return ""
-    try:
-        return state.worker.drain_output() or ""
-    except Exception:
-        return ""
+    """The student's prints since the last drain, from every worker ("" without one, or if
+    draining fails)."""
+    printed = []
+    for w in list(state.workers.values()):
+        try:
+            printed.append(w.drain_output() or "")
+        except Exception:
+            pass
+    return "".join(printed)
 
 
 def _record_failure(state, item_result, excinfo, traceback_text):
@@ -477,9 +493,8 @@ def pytest_sessionfinish(session, exitstatus):
     state = _state(session.config)
     if state is None:
         return
-    worker = state.worker
-    if worker is not None:  # normally closed by the fixture; this covers interrupted runs
-        try:
+    for worker in list(state.workers.values()):  # normally closed by the fixture; this covers
+        try:                                      # interrupted runs
             worker.close()
         except Exception:
             pass

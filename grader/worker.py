@@ -401,6 +401,30 @@ class Server:
                     pass
 
 
+class BlockedImports:
+    """Meta-path finder: importing one of `names` (or a submodule of one) raises ImportError."""
+
+    def __init__(self, names, reason):
+        self.names, self.reason = tuple(names), reason
+
+    def find_spec(self, fullname, path=None, target=None):
+        for name in self.names:
+            if fullname == name or fullname.startswith(name + "."):
+                why = f": {self.reason}" if self.reason else ""
+                raise ImportError(f"{fullname} cannot be imported in this grading worker{why}",
+                                  name=fullname)
+        return None
+
+
+def block_imports(names, reason):
+    """Install BlockedImports first on sys.meta_path, before any student code is imported."""
+    if names:
+        for loaded in [m for m in sys.modules if any(m == n or m.startswith(n + ".")
+                                                     for n in names)]:
+            del sys.modules[loaded]
+        sys.meta_path.insert(0, BlockedImports(names, reason))
+
+
 def set_limits(args):
     """Resource limits for everything that runs in this process from now on."""
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -462,6 +486,9 @@ def main(argv=None):
     parser.add_argument("--nproc", type=int, default=0)
     parser.add_argument("--output-limit", type=int, default=4000)
     parser.add_argument("--user", default=None, help="drop to this user (when root)")
+    parser.add_argument("--block-import", action="append", default=[], metavar="MODULE",
+                        help="refuse to import this module and its submodules (repeatable)")
+    parser.add_argument("--block-reason", default="", help="why, for the ImportError message")
     args = parser.parse_args(argv)
     for fd in (args.fd_in, args.fd_out):
         os.set_inheritable(fd, False)
@@ -481,6 +508,7 @@ def main(argv=None):
         stream.reconfigure(line_buffering=True)
     import faulthandler
     faulthandler.enable(file=sys.stderr)
+    block_imports(args.block_import, args.block_reason)
     Server(args, protocol).serve()
 
 
