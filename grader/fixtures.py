@@ -3,6 +3,9 @@
     python -m grader.fixtures regen [--dest DIR]   # run solution/ over grader/cases.py
     python -m grader.fixtures check                # committed fixtures == a fresh regeneration
 
+Both cover every case of grader/cases.py, the hidden ones (grader/cases_hidden.py) included
+where that file is present; the student release has only the public ones.
+
 A fixture is fixtures/<public|hidden>/<case id>.npz holding "input.<name>" arrays, the upstream
 gradient "dout" (backward cases) and "expected.<name>" outputs. fixtures/manifest.json lists every
 case (function, params, tolerance, seed, visibility, numpy version, sha256 of its file).
@@ -152,8 +155,21 @@ def regen(dest=FIXTURES, solution=REPO / "solution", cases=CASES, log=print):
                 manifest["cases"][case.id] = {**case.manifest(), "numpy": np.__version__,
                                               "file": rel, "sha256": digest}
                 log(f"  {rel}")
-    (dest / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    (dest / MANIFEST).write_text(manifest_text(manifest))
     return manifest
+
+
+def manifest_text(manifest):
+    """The manifest as fixtures/manifest.json holds it."""
+    return json.dumps(manifest, indent=1, sort_keys=True) + "\n"
+
+
+def public_manifest_text(committed=FIXTURES):
+    """The committed manifest without its hidden cases (what the student release ships)."""
+    manifest = json.loads((Path(committed) / MANIFEST).read_text())
+    manifest["cases"] = {cid: entry for cid, entry in manifest["cases"].items()
+                         if entry.get("visibility") != "hidden"}
+    return manifest_text(manifest)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -202,11 +218,15 @@ def compare_dirs(committed, fresh, cases=CASES):
             elif not np.allclose(x[k], y[k], rtol=REGEN_TOL,
                                  atol=REGEN_TOL * max(1.0, float(np.max(np.abs(y[k]), initial=0)))):
                 problems.append(f"{case.id}: {k} differs from the regenerated values")
-    extra = set(old["cases"]) - {c.id for c in cases}
+    # Without grader/cases_hidden.py (the student release) the hidden cases are not checked.
+    no_hidden = not any(c.visibility == "hidden" for c in cases)
+    extra = {cid for cid in set(old["cases"]) - {c.id for c in cases}
+             if not (no_hidden and old["cases"][cid].get("visibility") == "hidden")}
     problems += [f"{cid}: in the manifest but not in grader/cases.py" for cid in sorted(extra)]
     known = {f"{c.visibility}/{c.id}.npz" for c in cases}
     for path in sorted(committed.glob("*/*.npz")):
-        if path.relative_to(committed).as_posix() not in known:
+        rel = path.relative_to(committed).as_posix()
+        if rel not in known and not (no_hidden and rel.startswith("hidden/")):
             problems.append(f"{path}: not a case of grader/cases.py")
     return problems
 

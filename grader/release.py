@@ -5,9 +5,11 @@ shares with the Gradescope zip (grader/gradescope/build.py).
 
 The bundle holds cs260/ (the starter, as sources: the student compiles it), the grader package
 with a pristine copy of the starter in grader/_trusted/cs260 (the loader takes everything but
-the student's files from there), the public fixtures only, the notebook, a README, a
-requirements.txt and a setup.py that compiles the Cython extension of both cs260 copies in
-place. It never contains solution code or hidden fixtures: both are checked after building.
+the student's files from there), the public fixtures and cases only (no grader/cases_hidden.py;
+the manifest lists the public cases), the notebook, a README, a requirements.txt and a setup.py
+that compiles the Cython extension of both cs260 copies in place. It never contains solution
+code, hidden fixtures or anything that names a hidden case (id, name or seed): all are checked
+after building.
 """
 import os
 import re
@@ -32,6 +34,9 @@ SKIP_SUFFIXES = (".pyc", ".pyo", ".so", ".pyd", ".o", ".c", ".tar.gz", ".egg-inf
 # Left out of the grader package: a stale trusted copy, and the starter generator (it only
 # makes sense next to solution/).
 GRADER_SKIP = ("_trusted/", "make_starter.py")
+# Left out of the student release only (the Gradescope zip needs it): the hidden cases.
+HIDDEN_CASES_FILE = "cases_hidden.py"
+RELEASE_GRADER_SKIP = GRADER_SKIP + (HIDDEN_CASES_FILE,)
 
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
@@ -303,10 +308,12 @@ def bundle_entries(images_dir=None):
     for rel, path in starter.items():
         entries[f"cs260/{rel}"] = path
         entries[f"{TRUSTED_IN_BUNDLE}/{rel}"] = path
-    for rel, path in tree_files(REPO / "grader", skip=GRADER_SKIP).items():
+    for rel, path in tree_files(REPO / "grader", skip=RELEASE_GRADER_SKIP).items():
         entries[f"grader/{rel}"] = path
     for rel, path in tree_files(REPO / "fixtures" / "public").items():
         entries[f"fixtures/public/{rel}"] = path
+    from grader.fixtures import MANIFEST, public_manifest_text
+    entries[f"fixtures/{MANIFEST}"] = public_manifest_text().encode()
     entries["ConvolutionalNetworks.ipynb"] = NOTEBOOK
     entries["pyproject.toml"] = PYPROJECT
     entries["setup.py"] = SETUP_PY.encode()
@@ -320,9 +327,42 @@ def bundle_entries(images_dir=None):
     return entries
 
 
+def hidden_case_marks():
+    """(what, regex) for everything that names a hidden case: its id, its name inside its
+    section and its seed. From grader/cases.py, hidden cases included."""
+    from grader import cases
+    marks = []
+    for case in cases.CASES:
+        if case.visibility == "hidden":
+            short = case.id.split(".", 1)[1]
+            marks += [(f"the hidden case id {case.id}", re.escape(case.id)),
+                      (f"the hidden case name {short}", rf"(?<![\w]){re.escape(short)}(?!\w)"),
+                      (f"the seed of {case.id}", rf"(?<!\d){case.rng_seed}(?!\d)")]
+    return [(what, re.compile(pattern)) for what, pattern in marks]
+
+
+def find_hidden_case_mentions(files, marks=None):
+    """Problems (one line each) if any text file of `files` ({path: bytes}) names a hidden case
+    (hidden_case_marks). [] if clean."""
+    marks = hidden_case_marks() if marks is None else marks
+    problems = []
+    for rel, data in sorted(files.items()):
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        found = [what for what, pattern in marks if pattern.search(text)]
+        if found:
+            more = f" and {len(found) - 1} more" if len(found) > 1 else ""
+            problems.append(f"{rel}: names {found[0]}{more}")
+    return problems
+
+
 def check_bundle(files):
-    """Problems of a built bundle ({path: bytes}): solution code, hidden fixtures, missing parts."""
+    """Problems of a built bundle ({path: bytes}): solution code, hidden fixtures or hidden
+    cases, missing parts."""
     problems = find_solution_leaks(files)
+    problems += find_hidden_case_mentions(files)
     hidden = {p.read_bytes() for p in tree_files(REPO / "fixtures" / "hidden").values()}
     for rel, data in files.items():
         if "fixtures/hidden" in rel or data in hidden:
@@ -337,8 +377,8 @@ def check_bundle(files):
 def build_release(out, images_dir=None):
     """Build the student bundle at out (.zip or an empty/new folder); returns out.
 
-    Raises RuntimeError (and removes the output) if the result holds solution code or a hidden
-    fixture.
+    Raises RuntimeError (and removes the output) if the result holds solution code, a hidden
+    fixture or names a hidden case.
     """
     out = Path(out)
     write_bundle(bundle_entries(images_dir), out, folder=BUNDLE_FOLDER)
@@ -371,7 +411,7 @@ def add_arguments(parser):
 def run(args):
     out = build_release(args.out, args.images)
     n = len(read_bundle(out))
-    print(f"student release: {out} ({n} files; no solution code, no hidden fixtures)")
+    print(f"student release: {out} ({n} files; no solution code, no hidden cases or fixtures)")
     return 0
 
 

@@ -112,6 +112,70 @@ def test_no_hidden_fixture(files):
         assert data not in hidden.values(), rel
 
 
+def hidden_cases():
+    from grader import cases
+    found = [c for c in cases.CASES if c.visibility == "hidden"]
+    assert found, "grader/cases_hidden.py defines no hidden case"
+    return found
+
+
+def test_no_hidden_case_is_named(files):
+    """No file of the bundle names a hidden case: not its id, its name or its seed (searched here
+    independently of grader.release's check); the hidden checks' points may be shown."""
+    assert "grader/cases.py" in files and f"grader/{release.HIDDEN_CASES_FILE}" not in files
+    texts = {rel: data.decode("utf-8", "replace") for rel, data in files.items()}
+    for case in hidden_cases():
+        for rel, text in texts.items():
+            assert case.id not in text, f"{rel} names {case.id}"
+            assert case.id.split(".", 1)[1] not in text, f"{rel} names {case.id}"
+            assert not re.search(rf"(?<!\d){case.rng_seed}(?!\d)", text), f"{rel}: seed of {case.id}"
+    manifest = json.loads(files["fixtures/manifest.json"])
+    assert manifest["cases"] and all(e["visibility"] == "public" for e in manifest["cases"].values())
+
+
+def test_cases_py_itself_defines_public_cases_only():
+    """Hidden cases belong in grader/cases_hidden.py; one written into grader/cases.py would reach
+    every student (the release refuses to build then)."""
+    text = (REPO / "grader" / "cases.py").read_bytes()
+    assert release.find_hidden_case_mentions({"grader/cases.py": text}) == []
+
+
+def test_release_refuses_a_bundle_that_names_a_hidden_case(tmp_path, monkeypatch):
+    case = hidden_cases()[0]
+    real = release.bundle_entries
+    for leak in (f'CASE = "{case.id}"\n', f"SEED = {case.rng_seed}\n",
+                 (REPO / "grader" / release.HIDDEN_CASES_FILE).read_text()):
+        monkeypatch.setattr(release, "bundle_entries",
+                            lambda images_dir=None, leak=leak: {**real(images_dir),
+                                                                "grader/extra.py": leak.encode()})
+        out = tmp_path / f"r{len(leak)}.zip"
+        with pytest.raises(RuntimeError, match=r"grader/extra.py: names the (hidden case|seed)"):
+            release.build_release(out)
+        assert not out.exists()
+    problems = release.find_hidden_case_mentions(
+        {"a.txt": f"see {case.id}".encode(), "b.py": b"nothing here", "c.npz": b"\xff\xfe"})
+    assert len(problems) == 1 and problems[0].startswith("a.txt: names the hidden case id")
+
+
+def test_fixtures_regen_and_check_work_in_the_release(tmp_path):
+    """In the release tree (public cases only) `python -m grader fixtures check` and `regen`
+    cover the public cases, given a solution (students have none; staff may test with one)."""
+    folder = release.build_release(tmp_path / "rel")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "CS260_TRUSTED_STARTER")}
+    check = subprocess.run([sys.executable, "-m", "grader", "fixtures", "check", "--solution",
+                            str(SOLUTION.parent)], cwd=folder, env=env, capture_output=True,
+                           text=True, timeout=600)
+    assert check.returncode == 0 and "fixtures are up to date" in check.stdout, (
+        check.stdout[-3000:] + check.stderr[-3000:])
+    regen = subprocess.run([sys.executable, "-m", "grader", "fixtures", "regen", "--solution",
+                            str(SOLUTION.parent), "--dest", str(tmp_path / "fresh")], cwd=folder,
+                           env=env, capture_output=True, text=True, timeout=600)
+    assert regen.returncode == 0, regen.stdout[-3000:] + regen.stderr[-3000:]
+    fresh = json.loads((tmp_path / "fresh" / "manifest.json").read_text())
+    assert set(fresh["cases"]) == set(json.loads((folder / "fixtures/manifest.json").read_text())["cases"])
+    assert not (tmp_path / "fresh" / "hidden").exists()
+
+
 def test_no_solution_code(files):
     """No solution marker, and none of the solution blocks' distinctive lines (those that occur
     nowhere in the starter) in any file, notebook included."""

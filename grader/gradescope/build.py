@@ -2,7 +2,8 @@
 
 The zip's root: setup.sh and run_autograder (from this folder), gradescope.env (settings for
 both), setup.py and pyproject.toml (to compile the Cython extension), the trusted starter
-package (starter/cs260, sources), the grader package and all fixtures (public and hidden).
+package (starter/cs260, sources), the grader package with the hidden cases
+(grader/cases_hidden.py) and all fixtures (public and hidden).
 There is no solution/: the zip is checked for solution code after it is built.
 """
 from pathlib import Path
@@ -51,6 +52,7 @@ def check_zip(files):
     hidden = release.tree_files(REPO / "fixtures" / "hidden")
     for need in [*ROOT_SCRIPTS, ENV_FILE, "setup.py", "starter/cs260/im2col_cython.pyx",
                  "grader/conftest.py", "grader/gradescope/run.py",
+                 f"grader/{release.HIDDEN_CASES_FILE}",
                  *(f"fixtures/hidden/{rel}" for rel in hidden)]:
         if need not in files:
             problems.append(f"{need}: missing")
