@@ -39,6 +39,7 @@ class GradingState:
     stop_reason: str = ""
     sigint_was_ignored: bool = False
     session_notes: list = field(default_factory=list)  # stops / unfinished / deselected checks
+    visible_session_notes: list = field(default_factory=list)  # the same, visible checks only
     written: bool = False
 
 
@@ -414,20 +415,23 @@ def _submission_summary(state):
     return state.submission_error or "The submission was not loaded (no check that needs it ran)."
 
 
-def _session_notes(state, session):
-    """Notes on what did not run: stops (-x, Ctrl-C), unfinished and deselected checks."""
+def _session_notes(state, session, visible_only=False):
+    """Notes on what did not run: stops (-x, Ctrl-C), unfinished and deselected checks
+    (visible_only: counting visible checks only, for the text students always see)."""
     notes = []
-    selected = getattr(session, "items", None) or []
+    counted = {n for n, m in state.items.items() if not visible_only or m.visibility == "visible"}
+    selected = [i for i in getattr(session, "items", None) or [] if i.nodeid in counted]
     not_run = [i for i in selected if i.nodeid not in state.results]
     stop = state.stop_reason or session.shouldstop or session.shouldfail or ""
+    what = "visible check(s)" if visible_only else "check(s)"
     if not_run:
         why = f"Stopped early ({stop}): " if stop else ""
-        notes.append(f"{why}{len(not_run)} selected check(s) did not run and are not in the score.")
+        notes.append(f"{why}{len(not_run)} selected {what} did not run and are not in the score.")
     elif stop:
         notes.append(f"Stopped early ({stop}).")
-    if selected and len(selected) < len(state.items):
-        notes.append(f"Only {len(selected)} of {len(state.items)} checks were selected "
-                     "(-k/-m/--lf/--deselect); the score covers only those.")
+    if selected and len(selected) < len(counted):
+        notes.append(f"Only {len(selected)} of {len(counted)} {what.replace('(s)', 's')} were "
+                     "selected (-k/-m/--lf/--deselect); the score covers only those.")
     absent = _absent_hidden_points()
     if absent:
         notes.append(f"The hidden checks ({absent:g} points) are not in this copy of the grader; "
@@ -442,12 +446,14 @@ def _absent_hidden_points():
                if key.endswith(".hidden") and not cases.cases_for(key))
 
 
-def _run_notes(state):
-    """Run-level notes for the top-level output: what did not run, then grader problems."""
+def _run_notes(state, visible_only=False):
+    """Run-level notes for the top-level output: what did not run, then grader problems
+    (visible_only: the counts of what did not run are of visible checks only)."""
+    session_notes = state.visible_session_notes if visible_only else state.session_notes
     # Before pytest_sessionfinish (an internal error), session_notes is empty: say why it stopped.
-    early = [] if state.session_notes or not state.stop_reason else [state.stop_reason]
-    return early + state.session_notes + [report.truncate(n, settings.OUTPUT_LIMIT_CHARS)
-                                          for n in state.notes]
+    early = [] if session_notes or not state.stop_reason else [state.stop_reason]
+    return early + session_notes + [report.truncate(n, settings.OUTPUT_LIMIT_CHARS)
+                                    for n in state.notes]
 
 
 def _write_results(config, provisional=False):
@@ -462,10 +468,13 @@ def _write_results(config, provisional=False):
             data = report.fallback_json(0, "Grading started but did not finish; "
                                            "if you see this, tell course staff.")
         else:
-            notes = _run_notes(state)
+            # Students always see `output`: where hidden checks ran, it shows visible points only.
+            output = report.visible_summary_output(results, _submission_summary(state),
+                                                   _run_notes(state, visible_only=True),
+                                                   collected=list(state.items.values()))
             data = report.results_json(
                 results,
-                output=report.summary_output(results, _submission_summary(state), notes),
+                output=output,
                 execution_time=elapsed,
                 output_limit=settings.OUTPUT_LIMIT_CHARS,
                 extra_data={"submission": str(state.submission_path),
@@ -499,6 +508,7 @@ def pytest_sessionfinish(session, exitstatus):
         except Exception:
             pass
     state.session_notes = _session_notes(state, session)
+    state.visible_session_notes = _session_notes(state, session, visible_only=True)
     _write_results(session.config)
 
 

@@ -196,6 +196,37 @@ def summary_output(results, submission_summary, notes=()):
     return "\n\n".join(parts)
 
 
+HIDDEN_RAN_NOTE = ("Hidden checks were also run: their results, and your total score, show "
+                   "when grades are published.")
+
+
+def visible_summary_output(results, submission_summary, notes=(), collected=()):
+    """Top-level results.json `output`, which students always see (summary_output's text).
+
+    Where a hidden check (visibility other than "visible") ran, it states only the visible
+    checks' points and says that hidden checks were run and show when grades are published;
+    the notes are scrubbed of hidden checks' names (from `results` and `collected`, every item
+    of the run). No hidden check's name, count or result is left in it. The top-level `score`
+    is results_json's business and stays the full one; the terminal table shows everything.
+    """
+    hidden = [r for r in [*results, *collected] if r.visibility != "visible"]
+    if not any(r.ran for r in hidden):
+        return summary_output(results, submission_summary, notes)
+    scrubbed = []
+    for note in notes:
+        note = str(note)
+        for r in hidden:
+            for name in (r.nodeid, r.name, r.case):
+                if name:
+                    note = note.replace(name, "a hidden check")
+        scrubbed.append(note)
+    visible = [r for r in results if r.visibility == "visible"]
+    earned, possible, _ = totals(visible)
+    parts = summary_output(visible, submission_summary, scrubbed).split("\n\n", 1)
+    parts[0] = f"Visible checks: {_pts(earned)} / {_pts(possible)} points. {HIDDEN_RAN_NOTE}"
+    return "\n\n".join(parts)
+
+
 def results_json(results, *, output, execution_time, output_limit, extra_data=None,
                  stdout_visibility="hidden"):
     """Gradescope results.json content for the items that ran.

@@ -116,6 +116,40 @@ def test_summary_output_mentions_skips_internal_errors_and_the_submission():
     assert "Expected layers.py" in text and text.endswith("Stopped early.")
 
 
+def _hidden(outcome, case="conv_forward.h_secret", **kw):
+    return _item(outcome, case=case, check="conv_forward_naive: hidden cases",
+                 visibility="after_published", **kw)
+
+
+@pytest.mark.parametrize("failing", ["hidden", "visible", "both"])
+def test_visible_summary_states_only_visible_points_when_hidden_checks_ran(failing):
+    visible = [_item(PASSED, case="a"), _item(FAILED if failing != "hidden" else PASSED, case="b")]
+    hidden = [_hidden(FAILED if failing != "visible" else PASSED),
+              _hidden(PASSED, case="conv_forward.h_other")]
+    results = visible + hidden
+    notes = [f"{report.INTERNAL_ERROR} while recording {hidden[0].nodeid}: boom",
+             f"Cleaning up after {hidden[1].name} failed"]
+    text = report.visible_summary_output(results, "layers.py: using cs260/layers.py.", notes)
+    earned = 4.0 if failing == "hidden" else 2.0
+    assert text.startswith(f"Visible checks: {earned:.2f} / 4.00 points. {report.HIDDEN_RAN_NOTE}")
+    assert "h_secret" not in text and "h_other" not in text and "hidden cases" not in text
+    assert "a hidden check" in text and "layers.py: using" in text
+    total_earned = sum(r.earned for r in results)
+    assert "8.00" not in text and f"{total_earned:.2f} /" not in text   # the full total: 8
+    # The full score stays in results.json's score; the terminal table shows every check.
+    assert report.results_json(results, output=text, execution_time=0,
+                               output_limit=100)["score"] == total_earned
+    table = "\n".join(report.format_table(results, config.SECTIONS))
+    assert f"{total_earned:.2f} /    8.00" in table
+    assert ("h_secret" in table) == (failing != "visible")   # failed checks are listed
+
+
+def test_visible_summary_is_the_full_summary_without_hidden_checks():
+    results = [_item(PASSED), _item(FAILED), _hidden("")]   # the hidden one did not run
+    assert report.visible_summary_output(results, "s", ["n"]) == \
+        report.summary_output(results, "s", ["n"])
+
+
 def test_atomic_write_replaces_the_file(tmp_path):
     path = tmp_path / "results.json"
     path.write_text('{"score": 100}')
