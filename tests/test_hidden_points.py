@@ -3,7 +3,7 @@ top-level `output` of results.json and the visible checks' outputs) states only 
 checks' points and that hidden checks were run, and names no hidden case nor the total; the
 top-level `score` is the full one. Three submissions (the solution with a wrong
 conv_forward_naive on some inputs) graded end to end: failing only hidden cases, only visible
-ones, and both.
+ones, and both; and one that tries to carry what it saw in a hidden case into a visible check.
 """
 import concurrent.futures
 import re
@@ -32,8 +32,23 @@ def conv_forward_naive(x, w, b, conv_param):
     out, cache = _right_notebook(x, w, b, conv_param)
     return (out + 1.0 if x.shape == (2, 3, 4, 4) and w.shape == (3, 3, 4, 4) else out), cache
 '''
-SUBMISSIONS = {"only_hidden": WRONG_1X1, "only_visible": WRONG_NOTEBOOK,
-               "both": WRONG_1X1 + WRONG_NOTEBOOK}
+# Remembers whether it was ever given 1x1 filters (only hidden cases have them) and from then on
+# raises with that news: a visible check run afterwards would show it to the student.
+REMEMBERS = '''
+_right_remembers = conv_forward_naive
+_saw = []
+
+
+def conv_forward_naive(x, w, b, conv_param):
+    if _saw:
+        raise ValueError("SAW_HIDDEN_1X1 earlier in this worker")
+    if w.shape[2:] == (1, 1):
+        _saw.append(1)
+    return _right_remembers(x, w, b, conv_param)
+'''
+FAILING = {"only_hidden": WRONG_1X1, "only_visible": WRONG_NOTEBOOK,
+           "both": WRONG_1X1 + WRONG_NOTEBOOK}
+SUBMISSIONS = {**FAILING, "remembers_hidden": REMEMBERS}
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +76,7 @@ def hidden_names():
     return names
 
 
-@pytest.mark.parametrize("name", list(SUBMISSIONS))
+@pytest.mark.parametrize("name", list(FAILING))
 def test_always_visible_text_shows_only_visible_points(graded, name):
     result = graded[name]
     data = result.results
@@ -95,3 +110,13 @@ def test_always_visible_text_shows_only_visible_points(graded, name):
     assert re.search(rf"Total\s+{data['score']:.2f} /\s+{full}", result.stdout), result.stdout[-2000:]
     if name != "only_visible":
         assert "conv_forward.h_1x1" in result.stdout
+
+
+def test_hidden_checks_run_after_every_visible_one(graded):
+    """What student code saw of a hidden case cannot reach a visible check's output: the
+    hidden checks run last (the probe's news shows in hidden checks only)."""
+    tests = graded["remembers_hidden"].results["tests"]
+    told = [t for t in tests if "SAW_HIDDEN_1X1" in t.get("output", "")]
+    assert told, "the probe never saw a 1x1 filter"
+    assert all(t["visibility"] != "visible" for t in told), [t["name"] for t in told]
+    assert all(t["score"] == t["max_score"] for t in tests if t["visibility"] == "visible")
