@@ -424,7 +424,8 @@ def _session_notes(state, session, visible_only=False):
     (visible_only: counting visible checks only, for the text students always see)."""
     notes = []
     counted = {n for n, m in state.items.items() if not visible_only or m.visibility == "visible"}
-    selected = [i for i in getattr(session, "items", None) or [] if i.nodeid in counted]
+    every_selected = getattr(session, "items", None) or []
+    selected = [i for i in every_selected if i.nodeid in counted]
     not_run = [i for i in selected if i.nodeid not in state.results]
     stop = state.stop_reason or session.shouldstop or session.shouldfail or ""
     what = "visible check(s)" if visible_only else "check(s)"
@@ -433,7 +434,7 @@ def _session_notes(state, session, visible_only=False):
         notes.append(f"{why}{len(not_run)} selected {what} did not run and are not in the score.")
     elif stop:
         notes.append(f"Stopped early ({stop}).")
-    if selected and len(selected) < len(counted):
+    if every_selected and len(selected) < len(counted):
         notes.append(f"Only {len(selected)} of {len(counted)} {what.replace('(s)', 's')} were "
                      "selected (-k/-m/--lf/--deselect); the score covers only those.")
     absent = _absent_hidden_points()

@@ -5,6 +5,7 @@ grader/plugin.py fills `ItemResult`s from pytest's reports and calls these funct
 """
 import json
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -212,14 +213,13 @@ def visible_summary_output(results, submission_summary, notes=(), collected=()):
     hidden = [r for r in [*results, *collected] if r.visibility != "visible"]
     if not any(r.ran for r in hidden):
         return summary_output(results, submission_summary, notes)
-    scrubbed = []
-    for note in notes:
-        note = str(note)
-        for r in hidden:
-            for name in (r.nodeid, r.name, r.case):
-                if name:
-                    note = note.replace(name, "a hidden check")
-        scrubbed.append(note)
+    # Longest first (a node id contains its case id); a case id alone ("<section>.<name>") as
+    # a whole word only.
+    names = sorted({n for r in hidden for n in (r.nodeid, r.name) if n}, key=len, reverse=True)
+    names = [re.escape(n) for n in names] + [rf"(?<![\w.]){re.escape(r.case)}(?![\w.])"
+                                             for r in hidden if "." in r.case]
+    pattern = re.compile("|".join(names)) if names else None
+    scrubbed = [pattern.sub("a hidden check", str(n)) if pattern else str(n) for n in notes]
     visible = [r for r in results if r.visibility == "visible"]
     earned, possible, _ = totals(visible)
     parts = summary_output(visible, submission_summary, scrubbed).split("\n\n", 1)
