@@ -160,17 +160,22 @@ def solution_fingerprints(solution_root=SOLUTION):
     return prints
 
 
+def _texts(files):
+    """(path, text) of the UTF-8 text files of `files` ({path: bytes}), in path order."""
+    for rel, data in sorted(files.items()):
+        try:
+            yield rel, data.decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+
+
 def find_solution_leaks(files, solution_root=SOLUTION):
     """Problems (one line each) if any of `files` ({path: bytes}) holds solution code: a solution
     marker line, or a run of lines of a solution block. [] if clean."""
     marker = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$", re.M)
     prints = solution_fingerprints(solution_root) if Path(solution_root).is_dir() else set()
     problems = []
-    for rel, data in sorted(files.items()):
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            continue
+    for rel, text in _texts(files):
         if marker.search(text):
             problems.append(f"{rel}: has a solution marker line")
         if rel.endswith(".ipynb"):
@@ -346,11 +351,7 @@ def find_hidden_case_mentions(files, marks=None):
     (hidden_case_marks). [] if clean."""
     marks = hidden_case_marks() if marks is None else marks
     problems = []
-    for rel, data in sorted(files.items()):
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            continue
+    for rel, text in _texts(files):
         found = [what for what, pattern in marks if pattern.search(text)]
         if found:
             more = f" and {len(found) - 1} more" if len(found) > 1 else ""
