@@ -154,13 +154,38 @@ def separated(r, shape, low=-2.0, high=2.0):
     return (low + (high - low) * r.permutation(size) / max(1, size - 1)).reshape(shape)
 
 
+def planted_ties(r, x_shape, ph, pw, stride):
+    """Distinct values with ties planted in about half the windows (a window's maximum copied
+    to 1-3 of its other positions), redrawn until no position is a tied maximum of two
+    windows (grader.policy judges each tied window on its own)."""
+    from grader.policy import tied_sets_disjoint
+    N, C, H, W = x_shape
+    Ho, Wo = 1 + (H - ph) // stride, 1 + (W - pw) // stride
+    for _ in range(1000):
+        x = separated(r, x_shape)
+        for n in range(N):
+            for c in range(C):
+                for i in range(Ho):
+                    for j in range(Wo):
+                        if r.random() < 0.5:
+                            window = x[n, c, i * stride:i * stride + ph, j * stride:j * stride + pw]
+                            others = r.permutation(ph * pw)[:r.integers(1, 4)]
+                            window[others // pw, others % pw] = window.max()
+        if tied_sets_disjoint(x, ph, pw, stride):
+            return x
+    raise RuntimeError("no input with separate tied windows found")  # never for the cases below
+
+
 def pool_inputs(x_shape, ph, pw, stride, dtype="float64", dout=False, negative=False,
                 ties=False):
     """Pooling input without near-ties (ties=True: small integers, so most windows have tied
-    maxima; the gradient goes to the first one in row-major order)."""
+    maxima, or ties planted when windows overlap; grader.policy says which gradients are
+    accepted there)."""
     def make(seed):
         r = np.random.default_rng(seed)
-        if ties:
+        if ties and stride < max(ph, pw):
+            x = planted_ties(r, x_shape, ph, pw, stride)
+        elif ties:
             x = r.integers(0, 3, size=x_shape).astype(np.float64)
         elif negative:
             x = separated(r, x_shape, -3.0, -0.1)
@@ -406,10 +431,17 @@ CASES = [
     Case(id="prereq.affine_forward_2d", check="prereq.affine_forward",
          function="layers.affine_forward", args=("x", "w", "b"),
          make=affine_inputs((7, 5), 3), about="x of shape (N, D)"),
+    Case(id="prereq.affine_forward_square", check="prereq.affine_forward",
+         function="layers.affine_forward", args=("x", "w", "b"),
+         make=affine_inputs((4, 4), 4), about="N == D == M (shape-branching code)"),
     Case(id="prereq.affine_backward", check="prereq.affine_backward",
          function="layers.affine_forward", backward="layers.affine_backward",
          args=("x", "w", "b"), grads=("x", "w", "b"), make=affine_inputs((5, 2, 3), 4, dout=True),
          about="x of shape (N, d1, d2)"),
+    Case(id="prereq.affine_backward_square", check="prereq.affine_backward",
+         function="layers.affine_forward", backward="layers.affine_backward",
+         args=("x", "w", "b"), grads=("x", "w", "b"), make=affine_inputs((3, 3), 3, dout=True),
+         about="N == D == M (shape-branching code)"),
     Case(id="prereq.relu_forward", check="prereq.relu_forward", function="layers.relu_forward",
          args=("x",), make=relu_inputs((3, 4, 5), zeros=True), about="some inputs exactly 0"),
     Case(id="prereq.relu_backward", check="prereq.relu_backward", function="layers.relu_forward",
@@ -435,16 +467,33 @@ CASES = [
                               "running_mean": "@running_mean", "running_var": "@running_var"}},
          state=BN_STATE, make=norm_inputs((6, 4), (4,), running=True),
          about="momentum 0.5, eps 1e-3, running averages given"),
+    Case(id="prereq.batchnorm_train_square", check="prereq.batchnorm_train",
+         function="layers.batchnorm_forward", args=("x", "gamma", "beta", "bn_param"),
+         params={"bn_param": {"mode": "train", "momentum": 0.7, "eps": 1e-4,
+                              "running_mean": "@running_mean", "running_var": "@running_var"}},
+         state=BN_STATE, make=norm_inputs((5, 5), (5,), running=True),
+         about="N == D (shape-branching code), momentum 0.7, eps 1e-4, running averages given"),
     Case(id="prereq.batchnorm_test", check="prereq.batchnorm_test",
          function="layers.batchnorm_forward", args=("x", "gamma", "beta", "bn_param"),
          params={"bn_param": {"mode": "test", "running_mean": "@running_mean",
                               "running_var": "@running_var"}},
          make=norm_inputs((7, 4), (4,), running=True), about="test mode, running averages given"),
+    Case(id="prereq.batchnorm_test_square", check="prereq.batchnorm_test",
+         function="layers.batchnorm_forward", args=("x", "gamma", "beta", "bn_param"),
+         params={"bn_param": {"mode": "test", "momentum": 0.5, "eps": 1e-3,
+                              "running_mean": "@running_mean", "running_var": "@running_var"}},
+         make=norm_inputs((4, 4), (4,), running=True),
+         about="test mode, N == D, momentum 0.5, eps 1e-3, running averages given"),
     Case(id="prereq.batchnorm_backward", check="prereq.batchnorm_backward",
          function="layers.batchnorm_forward", backward="layers.batchnorm_backward",
          args=("x", "gamma", "beta", "bn_param"), grads=("x", "gamma", "beta"),
          params={"bn_param": {"mode": "train"}}, make=norm_inputs((6, 4), (4,), dout=True),
          about="train mode"),
+    Case(id="prereq.batchnorm_backward_square", check="prereq.batchnorm_backward",
+         function="layers.batchnorm_forward", backward="layers.batchnorm_backward",
+         args=("x", "gamma", "beta", "bn_param"), grads=("x", "gamma", "beta"),
+         params={"bn_param": {"mode": "train", "eps": 1e-3}},
+         make=norm_inputs((5, 5), (5,), dout=True), about="train mode, N == D, eps 1e-3"),
 
     # -- convolution, forward --------------------------------------------------------------
     Case(id="conv_forward.notebook", check="conv_forward.notebook", function=CONV_FORWARD,
@@ -462,6 +511,8 @@ CASES = [
                  about="a batch of one"),
     conv_forward("conv_forward.float32", "conv_forward.extra", (2, 3, 6, 6), (3, 3, 3, 3), 1, 1,
                  dtype="float32", about="float32 inputs"),
+    conv_forward("conv_forward.square", "conv_forward.extra", (3, 3, 5, 5), (3, 3, 3, 3), 1, 1,
+                 about="N == C == F and H == W (shape-branching code)"),
     conv_forward("conv_forward.h_stride2_odd", "conv_forward.hidden", (3, 2, 9, 7),
                  (5, 2, 3, 3), 2, 1, about="stride 2, odd sizes"),
     conv_forward("conv_forward.h_stride3", "conv_forward.hidden", (2, 3, 10, 13), (2, 3, 4, 4),
@@ -488,6 +539,8 @@ CASES = [
                   about="a batch of one"),
     conv_backward("conv_backward.float32", "conv_backward.extra", (2, 3, 5, 5), (2, 3, 3, 3), 1,
                   1, dtype="float32", about="float32 inputs"),
+    conv_backward("conv_backward.square", "conv_backward.extra", (3, 3, 5, 5), (3, 3, 3, 3),
+                  1, 1, about="N == C == F and H == W (shape-branching code)"),
     conv_backward("conv_backward.h_stride2_odd", "conv_backward.hidden", (3, 2, 9, 7),
                   (4, 2, 3, 3), 2, 1, about="stride 2, odd sizes"),
     conv_backward("conv_backward.h_stride3", "conv_backward.hidden", (2, 3, 10, 13),
@@ -534,7 +587,7 @@ CASES = [
     pool_backward("pool_backward.float32", "pool_backward.extra", (2, 3, 6, 6), 2, 2, 2,
                   dtype="float32", about="float32 input"),
     pool_backward("pool_backward.ties", "pool_backward.extra", (2, 2, 6, 6), 2, 2, 2, ties=True,
-                  about="tied maxima: the gradient goes to the first maximum in row-major order"),
+                  about="tied maxima: any split of the gradient over the tied positions counts"),
     pool_backward("pool_backward.h_overlap", "pool_backward.hidden", (3, 2, 9, 9), 3, 3, 2,
                   about="overlapping 3x3 windows"),
     pool_backward("pool_backward.h_rect", "pool_backward.hidden", (2, 3, 7, 8), 3, 2, 2,
@@ -606,6 +659,8 @@ CASES = [
     sbn_backward("sbn_backward.odd", "sbn_backward.extra", (3, 4, 5, 3), about="odd sizes"),
     sbn_backward("sbn_backward.batch1", "sbn_backward.extra", (1, 3, 4, 6),
                  about="a batch of one"),
+    sbn_backward("sbn_backward.square", "sbn_backward.extra", (3, 3, 3, 4),
+                 about="N == C == H (shape-branching code)"),
     sbn_backward("sbn_backward.h_odd", "sbn_backward.hidden", (4, 2, 3, 7), about="odd sizes"),
     sbn_backward("sbn_backward.h_wide", "sbn_backward.hidden", (2, 6, 2, 3),
                  about="6 channels, 2x3"),
@@ -617,6 +672,8 @@ CASES = [
     sgn_forward("sgn_forward.gc", "sgn_forward.extra", (2, 4, 3, 3), 4, about="G = C = 4"),
     sgn_forward("sgn_forward.float32", "sgn_forward.extra", (2, 6, 3, 4), 3, dtype="float32",
                 about="float32 inputs, G = 3 of 6"),
+    sgn_forward("sgn_forward.square", "sgn_forward.extra", (2, 4, 4, 4), 2, eps=1e-4,
+                about="C == H == W, G = 2, eps 1e-4 (shape-branching code)"),
     sgn_forward("sgn_forward.h_g3", "sgn_forward.hidden", (3, 9, 3, 4), 3, about="G = 3 of 9"),
     sgn_forward("sgn_forward.h_g1", "sgn_forward.hidden", (1, 5, 4, 4), 1,
                 about="G = 1, a batch of one"),
@@ -624,6 +681,8 @@ CASES = [
     sgn_backward("sgn_backward.basic", "sgn_backward.basic", (2, 6, 4, 5), 2, about="G = 2 of 6"),
     sgn_backward("sgn_backward.g1", "sgn_backward.extra", (2, 4, 3, 3), 1, about="G = 1"),
     sgn_backward("sgn_backward.gc", "sgn_backward.extra", (2, 4, 3, 3), 4, about="G = C = 4"),
+    sgn_backward("sgn_backward.square", "sgn_backward.extra", (2, 4, 4, 4), 2,
+                 about="C == H == W, G = 2 (shape-branching code)"),
     sgn_backward("sgn_backward.h_g3", "sgn_backward.hidden", (3, 9, 3, 4), 3,
                  about="G = 3 of 9"),
     sgn_backward("sgn_backward.h_g1", "sgn_backward.hidden", (1, 5, 4, 4), 1,

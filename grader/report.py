@@ -33,6 +33,7 @@ class ItemResult:
     message: str = ""     # full text, for results.json
     student_output: str = ""
     internal: bool = False  # failed because of a bug in grader code, not the student's
+    credit: float = 1.0     # part of the weight a passed item earns (grader/policy.py: shape slips)
 
     @property
     def name(self):
@@ -44,7 +45,11 @@ class ItemResult:
 
     @property
     def earned(self):
-        return self.weight if self.outcome == PASSED else 0.0
+        return self.weight * self.credit if self.outcome == PASSED else 0.0
+
+    @property
+    def partial(self):
+        return self.outcome == PASSED and self.credit < 1
 
     @property
     def possible(self):
@@ -165,6 +170,12 @@ def format_table(results, sections, notes=()):
         for (check, reason), items in failed.items():
             lines.append(f"  {check}{_cases(items)}")
             lines.append(f"      {reason}")
+    partial = _grouped([r for r in by_section if r.partial], (PASSED,))
+    if partial:
+        lines += ["", f"Partly earned checks ({sum(len(v) for v in partial.values())}):"]
+        for (check, reason), items in partial.items():
+            lines.append(f"  {check}{_cases(items)}")
+            lines.append(f"      {reason}")
     if skipped:
         lines += ["", f"{_pts(skipped)} points skipped (not counted):"]
         by_reason = {}
@@ -219,7 +230,7 @@ def results_json(results, *, output, execution_time, output_limit, extra_data=No
             "extra_data": {"nodeid": r.nodeid, "outcome": r.outcome},
         }
         if r.outcome in (PASSED, FAILED, ERROR):
-            test["status"] = "passed" if r.outcome == PASSED else "failed"
+            test["status"] = "passed" if r.outcome == PASSED and not r.partial else "failed"
         if r.number:
             test["number"] = r.number
         text = item_output(r, output_limit)
