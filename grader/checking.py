@@ -4,6 +4,8 @@ against its fixture and against centered differences of the student's own forwar
 Student code runs only in the worker; StudentError (not implemented, exception, timeout, ...)
 propagates to the plugin, which shows its message as it is.
 """
+from contextlib import contextmanager
+
 import numpy as np
 
 from grader import config, policy
@@ -175,17 +177,19 @@ def cache_for_backward(worker, forward, backward, args, timeout=None, return_arg
         out, cache = unpack(result, ("out", "cache"), fname)
         if cache is not None:
             return out, cache, ""
-        why = "returned None as its cache"
+        why, detail = "returned None as its cache", ""
     except (StudentError, CheckFailed) as e:
         if fname not in policy.STANDARD_CACHES:
             raise
-        why = ("raised" if isinstance(e, StudentError) and e.kind in ("exception",
-               "not_implemented") else "failed") + f" ({report_line(e)})"
+        why = "raised" if isinstance(e, StudentError) and e.kind in ("exception",
+                                                                      "not_implemented") else "failed"
+        detail = report_line(e)
     if fname not in policy.STANDARD_CACHES:
         raise CheckFailed(f"your {fname} {why}; {bname} works from that cache, so it cannot be "
                           f"graded until {fname} works.")
     described, build = policy.STANDARD_CACHES[fname]
-    return None, build(*args), f"your {fname} {why}; {bname} graded on the standard cache {described}"
+    note = f"your {fname} {why}; {bname} graded on the standard cache {described}"
+    return None, build(*args), note + (f" [{fname}: {detail}]" if detail else "")
 
 
 def report_line(e):
@@ -243,7 +247,7 @@ def check_backward(worker, case, diagnoses=None, shape_hints=None):
             raise
         raise CheckFailed(f"{e}\n  note: your {fname} output is wrong for this input too, and "
                           f"{bname} works from its cache: fix {fname} first.") from None
-    note = f"{standard.capitalize()}: the gradients matched the reference." if standard else ""
+    note = f"{standard[:1].upper()}{standard[1:]}: the gradients matched." if standard else ""
     if not case.numeric:
         return note
     if not forward_ok:
@@ -325,3 +329,41 @@ def run_backward_check(worker, submission, case, record_property, **kwargs):
     note = check_backward(worker, case, **kwargs)
     if note:
         record_property("output", note)
+
+
+def failing_dependencies(worker, case_ids):
+    """[(function, one-line reason)] of the graded functions whose first case (`case_ids`, one
+    per function) fails: what a check that runs them should name when it fails itself."""
+    from grader.cases import BY_ID
+    failing = []
+    for case_id in case_ids:
+        case = BY_ID[case_id]
+        name = short(case.backward or case.function)
+        try:
+            if case.kind == "loss":
+                check_loss_case(worker, case)
+            elif case.backward:
+                check_backward(worker, case)
+            else:
+                check_forward(worker, case)
+        except (CheckFailed, StudentError) as e:
+            failing.append((name, report_line(e)))
+    return failing
+
+
+@contextmanager
+def depends_on(worker, case_ids, user):
+    """Around a check of `user` that runs other graded functions: when it fails, its message
+    names those that fail their own first case (they are charged in their own checks)."""
+    try:
+        yield
+    except (CheckFailed, StudentError) as e:
+        failing = failing_dependencies(worker, case_ids)
+        if not failing:
+            raise
+        note = "".join(f"\n  note: {user} uses your {name}, which fails its own check ({why}); "
+                       f"fix it first" for name, why in failing)
+        if isinstance(e, StudentError):
+            e.message += note
+            raise
+        raise CheckFailed(f"{e}{note}") from None

@@ -346,15 +346,16 @@ POOL = [
                 dx[:, :, top:top + ph, left:left + pw] += mask * dout[:, :, i, j][:, :, None, None]
         return dx
         '''), ["max_pool_backward_naive"], "ignores the stride (wrong only on overlapping windows)"),
-    _m("pool_backward_ties_all", "max_pool_backward_naive", _pool(POOL_BACK_HEAD, '''
+    _m("pool_backward_ties_lost", "max_pool_backward_naive", _pool(POOL_BACK_HEAD, '''
         for i in range(H_out):
             for j in range(W_out):
                 top, left = i * stride, j * stride
                 window = x[:, :, top:top + ph, left:left + pw]
-                mask = window == window.max(axis=(2, 3), keepdims=True)  # every tied maximum
-                dx[:, :, top:top + ph, left:left + pw] += mask * dout[:, :, i, j][:, :, None, None]
+                mask = window == window.max(axis=(2, 3), keepdims=True)
+                unique = mask.sum(axis=(2, 3), keepdims=True) == 1  # tied windows send nothing
+                dx[:, :, top:top + ph, left:left + pw] += mask * unique * dout[:, :, i, j][:, :, None, None]
         return dx
-        '''), ["max_pool_backward_naive"], "gradient to every tied maximum (wrong only on ties)"),
+        '''), ["max_pool_backward_naive"], "windows with tied maxima lose their gradient"),
     _m("pool_backward_overwrites", "max_pool_backward_naive", _pool(POOL_BACK_HEAD, '''
         for i in range(H_out):
             for j in range(W_out):
@@ -570,11 +571,6 @@ GN = [
 # --------------------------------------------------------------------------- prerequisites
 
 PREREQ = [
-    _m("relu_backward_ge_zero", "relu_backward", '''
-        def relu_backward(dout, cache):
-            x = cache
-            return dout * (x >= 0)  # lets the gradient through at x == 0
-        ''', ["relu_backward"], "gradient passes where x == 0 (wrong only at exact zeros)"),
     _m("softmax_unstable", "softmax_loss", '''
         def softmax_loss(x, y):
             n = x.shape[0]
