@@ -192,6 +192,17 @@ def cache_for_backward(worker, forward, backward, args, timeout=None, return_arg
     return None, build(*args), note + (f" [{fname}: {detail}]" if detail else "")
 
 
+def standard_cache_failed(e, standard, fname, bname):
+    """The StudentError of a backward run on the standard cache, saying what that means (a
+    backward that is not implemented yet just says so, with the note on a second line)."""
+    if e.kind == "not_implemented":
+        e.message = f"{e.message}\n  ({standard})"
+    else:
+        e.message = (f"{standard}, and it failed there: {e.message}\n  If {bname} expects a "
+                     f"cache of your own, it cannot be graded until {fname} works.")
+    return e
+
+
 def report_line(e):
     text = getattr(e, "message", "") or str(e)
     return next((line.strip() for line in text.splitlines() if line.strip()), type(e).__name__)
@@ -217,9 +228,7 @@ def check_backward(worker, case, diagnoses=None, shape_hints=None):
     except StudentError as e:
         if not standard:
             raise
-        e.message = (f"{standard}, and it failed there: {e.message}\n  If {bname} expects a "
-                     f"cache of your own, it cannot be graded until {fname} works.")
-        raise
+        raise standard_cache_failed(e, standard, fname, bname)
     names = tuple("d" + g for g in case.grads)
     try:
         grads = unpack(result, names, bname) if len(names) > 1 else (result,)

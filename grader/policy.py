@@ -107,14 +107,8 @@ def relu_accepted(x, dout, actual, reference, tol):
 
 def pool_windows_max(x, ph, pw, stride):
     """(is_max (N, C, Ho, Wo, ph*pw) boolean, number of maxima per window)."""
-    x = np.asarray(x, dtype=np.float64)
-    N, C, H, W = x.shape
-    Ho, Wo = 1 + (H - ph) // stride, 1 + (W - pw) // stride
-    win = np.empty((N, C, Ho, Wo, ph * pw))
-    for a in range(ph):
-        for b in range(pw):
-            win[..., a * pw + b] = x[:, :, a:a + stride * (Ho - 1) + 1:stride,
-                                     b:b + stride * (Wo - 1) + 1:stride]
+    from grader.diagnoses import pool_windows
+    win = pool_windows(np.asarray(x, dtype=np.float64), ph, pw, stride)
     is_max = win == win.max(axis=-1, keepdims=True)
     return is_max, is_max.sum(axis=-1)
 

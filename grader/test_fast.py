@@ -11,7 +11,7 @@ import numpy as np
 
 from grader import config
 from grader.cases import CONV_BACKWARD, CONV_FORWARD, POOL_BACKWARD, POOL_FORWARD, check
-from grader.checking import cache_for_backward, short
+from grader.checking import cache_for_backward, short, standard_cache_failed
 from grader import policy
 from grader.client import StudentError
 from grader.compare import CheckFailed, assert_close, describe, unpack
@@ -63,9 +63,7 @@ def backward_on_cache(worker, forward, backward, args, dout):
         result = worker.call(backward, dout, cache, timeout=budget)
     except StudentError as e:
         if standard:
-            e.message = (f"{standard}, and it failed there: {e.message}\n  If {short(backward)} "
-                         f"expects a cache of your own, it cannot be graded until "
-                         f"{short(forward)} works.")
+            raise standard_cache_failed(e, standard, short(forward), short(backward))
         raise
     return result, worker.last_elapsed, standard
 

@@ -473,6 +473,33 @@ SBN = [
             return out, cache
         ''', ["batchnorm_forward", "spatial_batchnorm_forward"],
        "variance with ddof=1 (matters on small batches)"),
+    _m("bn_layer_norm_when_square", "batchnorm_forward", '''
+        def batchnorm_forward(x, gamma, beta, bn_param):
+            mode = bn_param["mode"]
+            eps = bn_param.get("eps", 1e-5)
+            momentum = bn_param.get("momentum", 0.9)
+            D = x.shape[1]
+            running_mean = bn_param.get("running_mean", np.zeros(D, dtype=x.dtype))
+            running_var = bn_param.get("running_var", np.zeros(D, dtype=x.dtype))
+            # picks the axis from the shapes: a layer-norm reuse hack, wrong when N == D
+            axis = 1 if len(gamma) == x.shape[0] else 0
+            if mode == "train":
+                mean = x.mean(axis=axis, keepdims=True)
+                var = x.var(axis=axis, keepdims=True)
+                inv_std = 1.0 / np.sqrt(var + eps)
+                x_hat = (x - mean) * inv_std
+                running_mean = momentum * running_mean + (1 - momentum) * mean.reshape(-1)
+                running_var = momentum * running_var + (1 - momentum) * var.reshape(-1)
+                cache = ("train", x_hat, gamma, inv_std.reshape(-1))
+            else:
+                inv_std = 1.0 / np.sqrt(running_var + eps)
+                x_hat = (x - running_mean) * inv_std
+                cache = ("test", x_hat, gamma, inv_std)
+            bn_param["running_mean"] = running_mean
+            bn_param["running_var"] = running_var
+            return gamma * x_hat + beta, cache
+        ''', ["batchnorm_forward"], "statistics over the wrong axis when N == D (shape branching)",
+       allowed=("batchnorm_backward",)),
     _m("sbn_backward_no_mean_term", "spatial_batchnorm_backward", '''
         def spatial_batchnorm_backward(dout, cache):
             N, C, H, W = dout.shape

@@ -130,3 +130,21 @@ def test_a_shape_slip_costs_the_fixed_part_once_per_case(fair_graded):
                                         abs=1e-3)
     solution = fair_graded["solution"]["score"]
     assert fair_graded[KEEPDIMS.name]["score"] == pytest.approx(solution - lost_points, abs=1e-3)
+
+
+def test_a_failing_net_names_the_failing_layer_it_uses(tmp_path):
+    """ThreeLayerConvNet runs the student's affine_backward: with that one wrong, the net's
+    gradient check fails and its message names affine_backward as the cause."""
+    source = apply_patch((SOLUTION / "layers.py").read_text(), '''
+def affine_backward(dout, cache):
+    x, w, b = cache
+    x_rows = x.reshape(x.shape[0], -1)
+    return (dout @ w.T).reshape(x.shape), 2 * (x_rows.T @ dout), dout.sum(axis=0)   # dw doubled
+''')
+    results = grade(write_submission(tmp_path, {"layers.py": source}),
+                    extra_args=["-k", "test_convnet and gradients"],
+                    env={"CS260_DATA_DIR": None}).results
+    items = [t for t in results["tests"] if t["name"].startswith("ThreeLayerConvNet")]
+    assert items and all(lost(t) for t in items), show(items)
+    for t in items:
+        assert "uses your affine_backward, which fails its own check" in t["output"], show([t])
