@@ -12,6 +12,7 @@ kernels, overlapping and rectangular pools, a batch of one, float32, G = 1 and G
 Hidden cases (checks ending in ".hidden") are defined in grader/cases_hidden.py, which the
 student release leaves out (as it leaves out their fixtures); this file defines public cases only.
 """
+import inspect
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,13 +156,38 @@ def separated(r, shape, low=-2.0, high=2.0):
     return (low + (high - low) * r.permutation(size) / max(1, size - 1)).reshape(shape)
 
 
+def planted_ties(r, x_shape, ph, pw, stride):
+    """Distinct values with ties planted in about half the windows (a window's maximum copied
+    to 1-3 of its other positions), redrawn until no position is a tied maximum of two
+    windows (grader.policy judges each tied window on its own)."""
+    from grader.policy import tied_sets_disjoint
+    N, C, H, W = x_shape
+    Ho, Wo = 1 + (H - ph) // stride, 1 + (W - pw) // stride
+    for _ in range(1000):
+        x = separated(r, x_shape)
+        for n in range(N):
+            for c in range(C):
+                for i in range(Ho):
+                    for j in range(Wo):
+                        if r.random() < 0.5:
+                            window = x[n, c, i * stride:i * stride + ph, j * stride:j * stride + pw]
+                            others = r.permutation(ph * pw)[:r.integers(1, 4)]
+                            window[others // pw, others % pw] = window.max()
+        if tied_sets_disjoint(x, ph, pw, stride):
+            return x
+    raise RuntimeError("no input with separate tied windows found")  # never for the cases below
+
+
 def pool_inputs(x_shape, ph, pw, stride, dtype="float64", dout=False, negative=False,
                 ties=False):
     """Pooling input without near-ties (ties=True: small integers, so most windows have tied
-    maxima; the gradient goes to the first one in row-major order)."""
+    maxima, or ties planted when windows overlap; grader.policy says which gradients are
+    accepted there)."""
     def make(seed):
         r = np.random.default_rng(seed)
-        if ties:
+        if ties and stride < max(ph, pw):
+            x = planted_ties(r, x_shape, ph, pw, stride)
+        elif ties:
             x = r.integers(0, 3, size=x_shape).astype(np.float64)
         elif negative:
             x = separated(r, x_shape, -3.0, -0.1)
@@ -407,10 +433,20 @@ CASES = [
     Case(id="prereq.affine_forward_2d", check="prereq.affine_forward",
          function="layers.affine_forward", args=("x", "w", "b"),
          make=affine_inputs((7, 5), 3), about="x of shape (N, D)"),
+    Case(id="prereq.affine_forward_square", check="prereq.affine_forward",
+         function="layers.affine_forward", args=("x", "w", "b"),
+         make=affine_inputs((4, 4), 4), about="N == D == M (shape-branching code)"),
+    Case(id="prereq.affine_forward_batch1", check="prereq.affine_forward",
+         function="layers.affine_forward", args=("x", "w", "b"),
+         make=affine_inputs((1, 3, 2), 5), about="a batch of one, x of shape (1, d1, d2)"),
     Case(id="prereq.affine_backward", check="prereq.affine_backward",
          function="layers.affine_forward", backward="layers.affine_backward",
          args=("x", "w", "b"), grads=("x", "w", "b"), make=affine_inputs((5, 2, 3), 4, dout=True),
          about="x of shape (N, d1, d2)"),
+    Case(id="prereq.affine_backward_square", check="prereq.affine_backward",
+         function="layers.affine_forward", backward="layers.affine_backward",
+         args=("x", "w", "b"), grads=("x", "w", "b"), make=affine_inputs((3, 3), 3, dout=True),
+         about="N == D == M (shape-branching code)"),
     Case(id="prereq.relu_forward", check="prereq.relu_forward", function="layers.relu_forward",
          args=("x",), make=relu_inputs((3, 4, 5), zeros=True), about="some inputs exactly 0"),
     Case(id="prereq.relu_backward", check="prereq.relu_backward", function="layers.relu_forward",
@@ -436,16 +472,33 @@ CASES = [
                               "running_mean": "@running_mean", "running_var": "@running_var"}},
          state=BN_STATE, make=norm_inputs((6, 4), (4,), running=True),
          about="momentum 0.5, eps 1e-3, running averages given"),
+    Case(id="prereq.batchnorm_train_square", check="prereq.batchnorm_train",
+         function="layers.batchnorm_forward", args=("x", "gamma", "beta", "bn_param"),
+         params={"bn_param": {"mode": "train", "momentum": 0.7, "eps": 1e-4,
+                              "running_mean": "@running_mean", "running_var": "@running_var"}},
+         state=BN_STATE, make=norm_inputs((5, 5), (5,), running=True),
+         about="N == D (shape-branching code), momentum 0.7, eps 1e-4, running averages given"),
     Case(id="prereq.batchnorm_test", check="prereq.batchnorm_test",
          function="layers.batchnorm_forward", args=("x", "gamma", "beta", "bn_param"),
          params={"bn_param": {"mode": "test", "running_mean": "@running_mean",
                               "running_var": "@running_var"}},
          make=norm_inputs((7, 4), (4,), running=True), about="test mode, running averages given"),
+    Case(id="prereq.batchnorm_test_square", check="prereq.batchnorm_test",
+         function="layers.batchnorm_forward", args=("x", "gamma", "beta", "bn_param"),
+         params={"bn_param": {"mode": "test", "momentum": 0.5, "eps": 1e-3,
+                              "running_mean": "@running_mean", "running_var": "@running_var"}},
+         make=norm_inputs((4, 4), (4,), running=True),
+         about="test mode, N == D, momentum 0.5, eps 1e-3, running averages given"),
     Case(id="prereq.batchnorm_backward", check="prereq.batchnorm_backward",
          function="layers.batchnorm_forward", backward="layers.batchnorm_backward",
          args=("x", "gamma", "beta", "bn_param"), grads=("x", "gamma", "beta"),
          params={"bn_param": {"mode": "train"}}, make=norm_inputs((6, 4), (4,), dout=True),
          about="train mode"),
+    Case(id="prereq.batchnorm_backward_square", check="prereq.batchnorm_backward",
+         function="layers.batchnorm_forward", backward="layers.batchnorm_backward",
+         args=("x", "gamma", "beta", "bn_param"), grads=("x", "gamma", "beta"),
+         params={"bn_param": {"mode": "train", "eps": 1e-3}},
+         make=norm_inputs((5, 5), (5,), dout=True), about="train mode, N == D, eps 1e-3"),
 
     # -- convolution, forward --------------------------------------------------------------
     Case(id="conv_forward.notebook", check="conv_forward.notebook", function=CONV_FORWARD,
@@ -463,6 +516,10 @@ CASES = [
                  about="a batch of one"),
     conv_forward("conv_forward.float32", "conv_forward.extra", (2, 3, 6, 6), (3, 3, 3, 3), 1, 1,
                  dtype="float32", about="float32 inputs"),
+    conv_forward("conv_forward.square", "conv_forward.extra", (3, 3, 5, 5), (3, 3, 3, 3), 1, 1,
+                 about="N == C == F and H == W (shape-branching code)"),
+    conv_forward("conv_forward.c_equals_h", "conv_forward.extra", (2, 4, 4, 6), (4, 4, 3, 3), 1,
+                 0, about="C == H == F, no padding (shape-branching code)"),
 
     # -- convolution, backward -------------------------------------------------------------
     conv_backward("conv_backward.basic", "conv_backward.basic", (4, 3, 5, 5), (2, 3, 3, 3), 1, 1,
@@ -477,6 +534,12 @@ CASES = [
                   about="a batch of one"),
     conv_backward("conv_backward.float32", "conv_backward.extra", (2, 3, 5, 5), (2, 3, 3, 3), 1,
                   1, dtype="float32", about="float32 inputs"),
+    conv_backward("conv_backward.square", "conv_backward.extra", (3, 3, 5, 5), (3, 3, 3, 3),
+                  1, 1, about="N == C == F and H == W (shape-branching code)"),
+    conv_backward("conv_backward.c_equals_h", "conv_backward.extra", (2, 4, 4, 6),
+                  (4, 4, 3, 3), 1, 0, about="C == H == F, no padding (shape-branching code)"),
+    conv_backward("conv_backward.odd_sizes", "conv_backward.extra", (2, 3, 7, 5), (4, 3, 3, 3),
+                  1, 1, about="odd, non-square input"),
 
     # -- max pooling, forward --------------------------------------------------------------
     Case(id="pool_forward.notebook", check="pool_forward.notebook", function=POOL_FORWARD,
@@ -505,7 +568,7 @@ CASES = [
     pool_backward("pool_backward.float32", "pool_backward.extra", (2, 3, 6, 6), 2, 2, 2,
                   dtype="float32", about="float32 input"),
     pool_backward("pool_backward.ties", "pool_backward.extra", (2, 2, 6, 6), 2, 2, 2, ties=True,
-                  about="tied maxima: the gradient goes to the first maximum in row-major order"),
+                  about="tied maxima: any split of the gradient over the tied positions counts"),
 
     # -- sandwich layers (the notebook's cells) --------------------------------------------
     Case(id="sandwich.conv_relu_pool", check="sandwich.conv_relu_pool",
@@ -558,6 +621,10 @@ CASES = [
     sbn_backward("sbn_backward.odd", "sbn_backward.extra", (3, 4, 5, 3), about="odd sizes"),
     sbn_backward("sbn_backward.batch1", "sbn_backward.extra", (1, 3, 4, 6),
                  about="a batch of one"),
+    sbn_backward("sbn_backward.square", "sbn_backward.extra", (3, 3, 3, 4),
+                 about="N == C == H (shape-branching code)"),
+    sbn_backward("sbn_backward.c_equals_w", "sbn_backward.extra", (2, 3, 5, 3),
+                 about="C == W"),
 
     # -- spatial group norm ----------------------------------------------------------------
     sgn_forward("sgn_forward.basic", "sgn_forward.basic", (2, 6, 4, 5), 2, about="G = 2 of 6"),
@@ -566,9 +633,13 @@ CASES = [
     sgn_forward("sgn_forward.gc", "sgn_forward.extra", (2, 4, 3, 3), 4, about="G = C = 4"),
     sgn_forward("sgn_forward.float32", "sgn_forward.extra", (2, 6, 3, 4), 3, dtype="float32",
                 about="float32 inputs, G = 3 of 6"),
+    sgn_forward("sgn_forward.square", "sgn_forward.extra", (2, 4, 4, 4), 2, eps=1e-4,
+                about="C == H == W, G = 2, eps 1e-4 (shape-branching code)"),
     sgn_backward("sgn_backward.basic", "sgn_backward.basic", (2, 6, 4, 5), 2, about="G = 2 of 6"),
     sgn_backward("sgn_backward.g1", "sgn_backward.extra", (2, 4, 3, 3), 1, about="G = 1"),
     sgn_backward("sgn_backward.gc", "sgn_backward.extra", (2, 4, 3, 3), 4, about="G = C = 4"),
+    sgn_backward("sgn_backward.square", "sgn_backward.extra", (2, 4, 4, 4), 2,
+                 about="C == H == W, G = 2 (shape-branching code)"),
 ]
 
 
@@ -614,7 +685,7 @@ def check(key, graded, *also):
         fn = visibility(vis)(fn)
         fn = tags(graded, section, *also)(fn)
         fn.__check_key__ = key
-        if "case" in fn.__code__.co_varnames[:fn.__code__.co_argcount]:
+        if "case" in inspect.signature(fn).parameters:   # follows functools.wraps
             # A missing public fixture is a grader bug and fails loudly when loaded.
             present = cases_for(key, only_present=hidden)
             if not present:

@@ -4,15 +4,18 @@ against its fixture and against centered differences of the student's own forwar
 Student code runs only in the worker; StudentError (not implemented, exception, timeout, ...)
 propagates to the plugin, which shows its message as it is.
 """
+from contextlib import contextmanager
+
 import numpy as np
 
-from grader import config
+from grader import config, policy
+from grader.client import StudentError
 from grader.cases import resolve as cases_resolve
 from grader.compare import (
     CheckFailed, as_array, assert_close, assert_scalar_close, describe, floor_for, fmt, rel_error,
     unpack)
 from grader.fixtures import load_fixture
-from grader.numgrad import numeric_gradient, sample_indices
+from grader.numgrad import numeric_gradient, numeric_gradient_local, sample_indices
 
 
 def short(target):
@@ -150,14 +153,67 @@ def forward_matches(out, expected, case):
         out = np.asarray(out, dtype=np.float64)
     except (TypeError, ValueError):
         return False
+    if policy.squeezed_equal(out.shape, expected.shape):
+        out = out.reshape(expected.shape)   # a shape slip, charged in the forward's own check
     return (out.shape == expected.shape and np.isfinite(out).all()
             and rel_error(out, expected, floor_for(expected, case.floor_rel)) <= case.tol)
 
 
+def forward_for_backward(worker, case, inputs):
+    """(out, cache, note) for a backward item: the student's own forward when it runs and
+    returns (out, cache); otherwise the standard cache of grader.policy (out None) with a note
+    saying why ("" when the student's cache is used)."""
+    return cache_for_backward(worker, case.function, case.backward, case.call_args(inputs),
+                              return_args=bool(case.state))
+
+
+def cache_for_backward(worker, forward, backward, args, timeout=None, return_args=False):
+    """The (out, cache, note) of forward_for_backward for a forward target and its arguments."""
+    fname, bname = short(forward), short(backward)
+    try:
+        result = worker.call(forward, *args, timeout=timeout, return_args=return_args)
+        if return_args:
+            result = result[0]
+        out, cache = unpack(result, ("out", "cache"), fname)
+        if cache is not None:
+            return out, cache, ""
+        why, detail = "returned None as its cache", ""
+    except (StudentError, CheckFailed) as e:
+        if fname not in policy.STANDARD_CACHES:
+            raise
+        why = "raised" if isinstance(e, StudentError) and e.kind in ("exception",
+                                                                      "not_implemented") else "failed"
+        detail = report_line(e)
+    if fname not in policy.STANDARD_CACHES:
+        raise CheckFailed(f"your {fname} {why}; {bname} works from that cache, so it cannot be "
+                          f"graded until {fname} works.")
+    described, build = policy.STANDARD_CACHES[fname]
+    note = f"your {fname} {why}; {bname} graded on the standard cache {described}"
+    return None, build(*args), note + (f" [{fname}: {detail}]" if detail else "")
+
+
+def standard_cache_failed(e, standard, fname, bname):
+    """The StudentError of a backward run on the standard cache, saying what that means (a
+    backward that is not implemented yet just says so, with the note on a second line)."""
+    if e.kind == "not_implemented":
+        e.message = f"{e.message}\n  ({standard})"
+    else:
+        e.message = (f"{standard}, and it failed there: {e.message}\n  If {bname} expects a "
+                     f"cache of your own, it cannot be graded until {fname} works.")
+    return e
+
+
+def report_line(e):
+    text = getattr(e, "message", "") or str(e)
+    return next((line.strip() for line in text.splitlines() if line.strip()), type(e).__name__)
+
+
 def check_backward(worker, case, diagnoses=None, shape_hints=None):
-    """Gradients of `case` against the fixture, then against centered differences of the
-    student's own forward (float64 cases; skipped with a note when that forward is wrong for
-    this input, since then it says nothing about the backward).
+    """Gradients of `case` against the fixture (with the alternatives grader.policy accepts at
+    kinks and ties), then against centered differences of the student's own forward (float64
+    cases; skipped with a note when that forward is wrong for this input, since then it says
+    nothing about the backward). When the forward does not work, the backward is graded on the
+    standard cache, numerically against the trusted reference forward.
 
     diagnoses: optional callable (case, fixture, grad name) -> [(cause, candidate)].
     shape_hints: optional callable (case, fixture, grad name) -> [(cause, wrong shape)].
@@ -166,48 +222,77 @@ def check_backward(worker, case, diagnoses=None, shape_hints=None):
     fx = load_fixture(case)
     text = case_inputs_text(case, fx.inputs)
     fname, bname = short(case.function), short(case.backward)
-    out, cache, _ = call_forward(worker, case, fx.inputs)
-    result = worker.call(case.backward, fx.dout, cache)
+    out, cache, standard = forward_for_backward(worker, case, fx.inputs)
+    try:
+        result = worker.call(case.backward, fx.dout, cache)
+    except StudentError as e:
+        if not standard:
+            raise
+        raise standard_cache_failed(e, standard, fname, bname)
     names = tuple("d" + g for g in case.grads)
-    grads = unpack(result, names, bname) if len(names) > 1 else (result,)
+    try:
+        grads = unpack(result, names, bname) if len(names) > 1 else (result,)
+    except CheckFailed as e:
+        if standard:
+            raise CheckFailed(f"{standard}, and it failed there: {e}") from None
+        raise
     grads = dict(zip(case.grads, grads))
-    forward_ok = forward_matches(out, fx.expected["out"], case)
+    forward_ok = standard or forward_matches(out, fx.expected["out"], case)
+    prefix = f"{standard}.\n" if standard else ""
     try:
         for g in case.grads:
-            expected = fx.expected[f"d{g}"]
+            reference = fx.expected[f"d{g}"]
+            expected = policy.accepted_gradient(fname, g, fx.inputs, case.params, fx.dout,
+                                                grads[g], reference, case.tol)
             assert_close(grads[g], expected, what=f"{bname}: d{g}", inputs=text + f", dout "
                          f"{tuple(fx.dout.shape)}", tol=case.tol,
-                         floor=floor_for(expected, case.floor_rel),
+                         floor=floor_for(reference, case.floor_rel),
                          diagnoses=diagnoses(case, fx, g) if diagnoses else (),
                          shape_hints=shape_hints(case, fx, g) if shape_hints else ())
     except CheckFailed as e:
+        if standard:
+            raise CheckFailed(f"{prefix}{e}") from None
         if forward_ok:
             raise
         raise CheckFailed(f"{e}\n  note: your {fname} output is wrong for this input too, and "
                           f"{bname} works from its cache: fix {fname} first.") from None
+    note = f"{standard[:1].upper()}{standard[1:]}: the gradients matched." if standard else ""
     if not case.numeric:
-        return ""
+        return note
     if not forward_ok:
         return (f"Your {fname} output differs from the reference on this input, so the "
                 f"numeric-gradient check of {bname} was skipped; the gradients matched the "
                 f"reference.")
-    check_numeric(worker, case, fx, grads, text)
-    return ""
+    try:
+        check_numeric(worker, case, fx, grads, text,
+                      reference=policy.reference_forward(fname) if standard else None)
+    except CheckFailed as e:
+        raise CheckFailed(f"{prefix}{e}") from None
+    return note
 
 
-def check_numeric(worker, case, fx, grads, text):
+def check_numeric(worker, case, fx, grads, text, reference=None):
     """Each analytic gradient vs centered differences of the student's forward (one batched
-    worker request per input)."""
+    worker request per input), or of the trusted `reference` forward (run here) if given."""
     args = case.call_args(fx.inputs)
     fname, bname = short(case.function), short(case.backward)
+    whose = f"the reference {fname}" if reference else f"your own {fname}"
     for k, g in enumerate(case.grads):
         vary = case.args.index(g)
         analytic = as_array(grads[g], f"{bname}: d{g}").astype(np.float64)
+        if analytic.size != np.size(args[vary]):
+            analytic = as_array(grads[g], f"{bname}: d{g}", shape=np.shape(args[vary]))
+        analytic = analytic.reshape(np.shape(args[vary]))   # a shape slip was charged above
         idx = sample_indices(analytic.shape, config.NUMERIC_MAX_ENTRIES, case.rng_seed + k)
-        num = numeric_gradient(worker, case.function, args, vary, fx.dout,
-                               h=config.NUMERIC_H, indices=idx)
+        if reference is None:
+            num = numeric_gradient(worker, case.function, args, vary, fx.dout,
+                                   h=config.NUMERIC_H, indices=idx)
+        else:
+            num = numeric_gradient_local(
+                lambda v: reference(*[v if i == vary else a for i, a in enumerate(args)]),
+                args[vary], fx.dout, h=config.NUMERIC_H, indices=idx)
         compare_numeric(analytic, idx, num, what=f"{bname}: d{g} vs the numeric gradient of "
-                        f"your own {fname}", inputs=text, tol=config.TOL_NUMERIC)
+                        f"{whose}", inputs=text, tol=config.TOL_NUMERIC)
 
 
 def compare_numeric(analytic, idx, num, *, what, inputs, tol):
@@ -253,3 +338,41 @@ def run_backward_check(worker, submission, case, record_property, **kwargs):
     note = check_backward(worker, case, **kwargs)
     if note:
         record_property("output", note)
+
+
+def failing_dependencies(worker, case_ids):
+    """[(function, one-line reason)] of the graded functions whose first case (`case_ids`, one
+    per function) fails: what a check that runs them should name when it fails itself."""
+    from grader.cases import BY_ID
+    failing = []
+    for case_id in case_ids:
+        case = BY_ID[case_id]
+        name = short(case.backward or case.function)
+        try:
+            if case.kind == "loss":
+                check_loss_case(worker, case)
+            elif case.backward:
+                check_backward(worker, case)
+            else:
+                check_forward(worker, case)
+        except (CheckFailed, StudentError) as e:
+            failing.append((name, report_line(e)))
+    return failing
+
+
+@contextmanager
+def depends_on(worker, case_ids, user):
+    """Around a check of `user` that runs other graded functions: when it fails, its message
+    names those that fail their own first case (they are charged in their own checks)."""
+    try:
+        yield
+    except (CheckFailed, StudentError) as e:
+        failing = failing_dependencies(worker, case_ids)
+        if not failing:
+            raise
+        note = "".join(f"\n  note: {user} uses your {name}, which fails its own check ({why}); "
+                       f"fix it first" for name, why in failing)
+        if isinstance(e, StudentError):
+            e.message += note
+            raise
+        raise CheckFailed(f"{e}{note}") from None

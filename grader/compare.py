@@ -7,6 +7,8 @@ elements are off, the worst one, and a likely cause when a known mistake fits.
 """
 import numpy as np
 
+from grader import policy
+
 NOTEBOOK_FLOOR = 1e-8   # the notebook's rel_error floor
 SHOW_VALUES = 6         # significant digits in messages
 
@@ -176,6 +178,8 @@ def assert_close(actual, expected, *, what, inputs="", tol, floor=NOTEBOOK_FLOOR
     expected = np.asarray(expected, dtype=np.float64)
     actual = as_array(actual, what)
     where = f"\n  input: {inputs}" if inputs else ""
+    if actual.shape != expected.shape and policy.shape_slip(what, actual.shape, expected.shape):
+        actual = actual.reshape(expected.shape)   # charged once by the policy; values go on
     if actual.shape != expected.shape:
         lines = [f"{what}: wrong shape {tuple(actual.shape)}, expected {tuple(expected.shape)}."
                  + where]

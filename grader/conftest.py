@@ -8,6 +8,7 @@ from grader.plugin import (  # noqa: F401 - pytest finds hooks and fixtures by n
     pytest_make_collect_report,
     pytest_pycollect_makeitem,
     pytest_report_header,
+    pytest_runtest_call,
     pytest_runtest_makereport,
     pytest_sessionfinish,
     pytest_terminal_summary,

@@ -365,6 +365,10 @@ def _record(state, item, call, test_report):
     elif test_report.passed:
         result.outcome = report.PASSED
         result.message = "\n".join(str(v) for k, v in item.user_properties if k == "output")
+        result.credit = min([float(v) for k, v in item.user_properties if k == "credit"],
+                            default=1.0)
+        if result.credit < 1:
+            result.reason = report.one_line(result.message)
         _drain(state)  # this check's prints are not the next one's
     else:
         result.outcome = report.FAILED if test_report.when == "call" else report.ERROR
@@ -373,6 +377,19 @@ def _record(state, item, call, test_report):
         if by_student and item.config.option.tbstyle == "auto":
             # Show the check's message instead of the grader's traceback (--tb=... shows it).
             test_report.longrepr = report.item_output(result, settings.OUTPUT_LIMIT_CHARS)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    # One policy ledger per item: a shape slip (grader/policy.py) costs the item a fixed part.
+    from grader import policy
+    with policy.item_ledger() as ledger:
+        try:
+            return (yield)
+        finally:
+            if ledger.slips:
+                item.user_properties.insert(0, ("output", ledger.message()))
+                item.user_properties.append(("credit", ledger.credit))
 
 
 @pytest.hookimpl(wrapper=True)

@@ -34,6 +34,7 @@ class ItemResult:
     message: str = ""     # full text, for results.json
     student_output: str = ""
     internal: bool = False  # failed because of a bug in grader code, not the student's
+    credit: float = 1.0     # part of the weight a passed item earns (grader/policy.py: shape slips)
 
     @property
     def name(self):
@@ -45,7 +46,11 @@ class ItemResult:
 
     @property
     def earned(self):
-        return self.weight if self.outcome == PASSED else 0.0
+        return self.weight * self.credit if self.outcome == PASSED else 0.0
+
+    @property
+    def partial(self):
+        return self.outcome == PASSED and self.credit < 1
 
     @property
     def possible(self):
@@ -166,6 +171,12 @@ def format_table(results, sections, notes=()):
         for (check, reason), items in failed.items():
             lines.append(f"  {check}{_cases(items)}")
             lines.append(f"      {reason}")
+    partial = _grouped([r for r in by_section if r.partial], (PASSED,))
+    if partial:
+        lines += ["", f"Partly earned checks ({sum(len(v) for v in partial.values())}):"]
+        for (check, reason), items in partial.items():
+            lines.append(f"  {check}{_cases(items)}")
+            lines.append(f"      {reason}")
     if skipped:
         lines += ["", f"{_pts(skipped)} points skipped (not counted):"]
         by_reason = {}
@@ -234,7 +245,6 @@ def results_json(results, *, output, execution_time, output_limit, extra_data=No
     Format: https://gradescope-autograders.readthedocs.io/en/latest/specs/ (checked by
     tests/grading.py's validate_results).
     """
-    earned, _, _ = totals(results)
     tests = []
     for r in results:
         if not r.ran:
@@ -250,7 +260,7 @@ def results_json(results, *, output, execution_time, output_limit, extra_data=No
             "extra_data": {"nodeid": r.nodeid, "outcome": r.outcome},
         }
         if r.outcome in (PASSED, FAILED, ERROR):
-            test["status"] = "passed" if r.outcome == PASSED else "failed"
+            test["status"] = "passed" if r.outcome == PASSED and not r.partial else "failed"
         if r.number:
             test["number"] = r.number
         text = item_output(r, output_limit)
@@ -258,6 +268,8 @@ def results_json(results, *, output, execution_time, output_limit, extra_data=No
             test["output"] = text
             test["output_format"] = "text"
         tests.append(test)
+    # The total is the sum of the scores shown (each rounded to 4 places), so the two agree.
+    earned = sum(t["score"] for t in tests)
     return {
         "score": round(earned, 4),
         "execution_time": round(float(execution_time), 2),

@@ -4,13 +4,14 @@ The model lives in the worker; the grader reads its parameters back, sets parame
 own, sends data and computes losses, accuracies and expected values itself. Training uses the
 trusted Solver in the worker; accuracies are computed here from the scores the model returns.
 """
+import functools
 import math
 
 import numpy as np
 
 from grader import config, data
 from grader.cases import CONVNET, NET_PARAMS, check, net_inputs
-from grader.checking import compare_numeric
+from grader.checking import compare_numeric, depends_on
 from grader.compare import (
     CheckFailed, as_array, as_scalar, assert_close, assert_scalar_close, fmt, unpack)
 from grader.fixtures import load_fixture
@@ -19,6 +20,21 @@ from grader.plugin import require_file
 
 SOLVER = "solver.Solver"
 SCORE_CHUNK = 100   # images per scoring call (keeps the worker's memory small)
+
+
+# The layers of layers.py that ThreeLayerConvNet runs (conv and pool are the trusted fast
+# layers): when a check of the net fails, its message names those failing their own first case.
+NET_USES = ("prereq.affine_forward_4d", "prereq.affine_backward", "prereq.relu_forward",
+            "prereq.relu_backward", "prereq.softmax_loss")
+
+
+def uses_layers(check_fn):
+    """A check of the net whose failure names the failing layers it depends on."""
+    @functools.wraps(check_fn)
+    def run(*args, **kwargs):
+        with depends_on(kwargs["worker"], NET_USES, "ThreeLayerConvNet"):
+            return check_fn(*args, **kwargs)
+    return run
 
 
 def require(submission):
@@ -139,6 +155,7 @@ def test_init(worker, submission):
 
 
 @check("convnet.initial_loss", "ThreeLayerConvNet")
+@uses_layers
 def test_initial_loss(worker, submission):
     """the initial loss (small random weights, no regularization) is about log(C)"""
     require(submission)
@@ -159,6 +176,7 @@ def test_initial_loss(worker, submission):
 
 
 @check("convnet.reg_loss", "ThreeLayerConvNet")
+@uses_layers
 def test_reg_loss(worker, submission):
     """regularization adds exactly 0.5 * reg * (sum(W1**2) + sum(W2**2) + sum(W3**2))"""
     require(submission)
@@ -247,6 +265,7 @@ def check_gradients(worker, case, fx, model):
 
 
 @check("convnet.scores", "ThreeLayerConvNet")
+@uses_layers
 def test_scores(case, worker, submission):
     """scores and loss match the reference for parameters set by the grader"""
     require(submission)
@@ -256,6 +275,7 @@ def test_scores(case, worker, submission):
 
 
 @check("convnet.gradients", "ThreeLayerConvNet")
+@uses_layers
 def test_gradients(case, worker, submission, record_property):
     """gradients match the reference and the numeric gradient of your loss"""
     require(submission)
@@ -267,6 +287,7 @@ def test_gradients(case, worker, submission, record_property):
 
 
 @check("convnet.hidden", "ThreeLayerConvNet")
+@uses_layers
 def test_hidden(case, worker, submission, record_property):
     """scores, loss and gradients match the reference and the numeric gradient (hidden case)"""
     require(submission)
@@ -300,6 +321,7 @@ def overfit_data():
 
 
 @check("convnet.overfit", "ThreeLayerConvNet")
+@uses_layers
 def test_overfit(worker, submission, record_property):
     """overfits 100 examples (the notebook's solver settings: 15 epochs, adam, lr 1e-3)"""
     require(submission)
@@ -320,6 +342,7 @@ def test_overfit(worker, submission, record_property):
 
 
 @check("convnet.train", "ThreeLayerConvNet")
+@uses_layers
 def test_train(worker, submission, cifar, record_property):
     """one epoch of training on CIFAR-10 reaches the expected held-out accuracy"""
     require(submission)

@@ -1,6 +1,4 @@
 """Section 3b: the naive max-pooling backward pass, max_pool_backward_naive."""
-import numpy as np
-
 from grader import diagnoses as bugs
 from grader.cases import check
 from grader.checking import run_backward_check
@@ -22,9 +20,6 @@ def pool_grad_candidates(x, dout, ph, pw, s):
             lambda: bugs.max_pool_backward(x, dout, ph, pw, s, spread=True) * (ph * pw)),
            ("dx marks the maxima with 1 instead of passing the upstream gradient",
             lambda: bugs.max_pool_backward(x, dout * 0 + 1, ph, pw, s))]
-    out.append(("with tied maxima the gradient goes to every tied position; it must go to the "
-                "first maximum of the window only (row-major order, as np.argmax)",
-                lambda: tie_spread(x, dout, ph, pw, s)))
     if (ph, pw) != (s, s):
         out.append(("the windows are placed as if the stride were the window size",
                     lambda: bugs.max_pool_backward(x, dout, ph, pw, s, steps=(ph, pw))))
@@ -33,17 +28,6 @@ def pool_grad_candidates(x, dout, ph, pw, s):
                     "adding to it (use +=)",
                     lambda: bugs.max_pool_backward(x, dout, ph, pw, s, accumulate=False)))
     return out
-
-
-def tie_spread(x, dout, ph, pw, s):
-    N, C, _, _ = x.shape
-    dx = np.zeros(x.shape)
-    for i in range(dout.shape[2]):
-        for j in range(dout.shape[3]):
-            window = x[:, :, i * s:i * s + ph, j * s:j * s + pw]
-            mask = window == window.max(axis=(2, 3), keepdims=True)
-            dx[:, :, i * s:i * s + ph, j * s:j * s + pw] += mask * dout[:, :, i, j][:, :, None, None]
-    return dx
 
 
 def _check(worker, submission, case, record_property):

@@ -31,7 +31,7 @@ def batchnorm_grad_mistakes(case, fx, g):
         return []
     return [("dx treats the batch mean and variance as constants; they depend on every x",
              bugs.batchnorm_dx_constant_stats(fx.inputs["x"], fx.inputs["gamma"], fx.dout, (0,),
-                                              1e-5))]
+                                              case.params["bn_param"].get("eps", 1e-5)))]
 
 
 def softmax_mistakes(case, fx):

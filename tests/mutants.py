@@ -346,15 +346,16 @@ POOL = [
                 dx[:, :, top:top + ph, left:left + pw] += mask * dout[:, :, i, j][:, :, None, None]
         return dx
         '''), ["max_pool_backward_naive"], "ignores the stride (wrong only on overlapping windows)"),
-    _m("pool_backward_ties_all", "max_pool_backward_naive", _pool(POOL_BACK_HEAD, '''
+    _m("pool_backward_ties_lost", "max_pool_backward_naive", _pool(POOL_BACK_HEAD, '''
         for i in range(H_out):
             for j in range(W_out):
                 top, left = i * stride, j * stride
                 window = x[:, :, top:top + ph, left:left + pw]
-                mask = window == window.max(axis=(2, 3), keepdims=True)  # every tied maximum
-                dx[:, :, top:top + ph, left:left + pw] += mask * dout[:, :, i, j][:, :, None, None]
+                mask = window == window.max(axis=(2, 3), keepdims=True)
+                unique = mask.sum(axis=(2, 3), keepdims=True) == 1  # tied windows send nothing
+                dx[:, :, top:top + ph, left:left + pw] += mask * unique * dout[:, :, i, j][:, :, None, None]
         return dx
-        '''), ["max_pool_backward_naive"], "gradient to every tied maximum (wrong only on ties)"),
+        '''), ["max_pool_backward_naive"], "windows with tied maxima lose their gradient"),
     _m("pool_backward_overwrites", "max_pool_backward_naive", _pool(POOL_BACK_HEAD, '''
         for i in range(H_out):
             for j in range(W_out):
@@ -472,6 +473,33 @@ SBN = [
             return out, cache
         ''', ["batchnorm_forward", "spatial_batchnorm_forward"],
        "variance with ddof=1 (matters on small batches)"),
+    _m("bn_layer_norm_when_square", "batchnorm_forward", '''
+        def batchnorm_forward(x, gamma, beta, bn_param):
+            mode = bn_param["mode"]
+            eps = bn_param.get("eps", 1e-5)
+            momentum = bn_param.get("momentum", 0.9)
+            D = x.shape[1]
+            running_mean = bn_param.get("running_mean", np.zeros(D, dtype=x.dtype))
+            running_var = bn_param.get("running_var", np.zeros(D, dtype=x.dtype))
+            # picks the axis from the shapes: a layer-norm reuse hack, wrong when N == D
+            axis = 1 if len(gamma) == x.shape[0] else 0
+            if mode == "train":
+                mean = x.mean(axis=axis, keepdims=True)
+                var = x.var(axis=axis, keepdims=True)
+                inv_std = 1.0 / np.sqrt(var + eps)
+                x_hat = (x - mean) * inv_std
+                running_mean = momentum * running_mean + (1 - momentum) * mean.reshape(-1)
+                running_var = momentum * running_var + (1 - momentum) * var.reshape(-1)
+                cache = ("train", x_hat, gamma, inv_std.reshape(-1))
+            else:
+                inv_std = 1.0 / np.sqrt(running_var + eps)
+                x_hat = (x - running_mean) * inv_std
+                cache = ("test", x_hat, gamma, inv_std)
+            bn_param["running_mean"] = running_mean
+            bn_param["running_var"] = running_var
+            return gamma * x_hat + beta, cache
+        ''', ["batchnorm_forward"], "statistics over the wrong axis when N == D (shape branching)",
+       allowed=("batchnorm_backward",)),
     _m("sbn_backward_no_mean_term", "spatial_batchnorm_backward", '''
         def spatial_batchnorm_backward(dout, cache):
             N, C, H, W = dout.shape
@@ -570,11 +598,6 @@ GN = [
 # --------------------------------------------------------------------------- prerequisites
 
 PREREQ = [
-    _m("relu_backward_ge_zero", "relu_backward", '''
-        def relu_backward(dout, cache):
-            x = cache
-            return dout * (x >= 0)  # lets the gradient through at x == 0
-        ''', ["relu_backward"], "gradient passes where x == 0 (wrong only at exact zeros)"),
     _m("softmax_unstable", "softmax_loss", '''
         def softmax_loss(x, y):
             n = x.shape[0]

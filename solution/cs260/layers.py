@@ -34,7 +34,8 @@ def affine_backward(dout, cache):
 
     Inputs:
     - dout: upstream gradient (N, M)
-    - cache: what affine_forward returned as its cache
+    - cache: what affine_forward returned as its cache (the standard one is the
+      tuple (x, w, b); if your affine_forward fails, the grader tries that one)
 
     Returns (dx, dw, db) with the shapes of x, w and b.
     """
@@ -66,7 +67,11 @@ def relu_forward(x):
 
 
 def relu_backward(dout, cache):
-    """Backward pass of relu_forward; returns dx with the shape of x."""
+    """Backward pass of relu_forward; returns dx with the shape of x.
+
+    cache: what relu_forward returned (the standard one is x itself). At x == 0
+    ReLU has no derivative: any value between 0 and dout is accepted there.
+    """
     dx = None
     # TODO: The gradient flows through where the input was positive and is
     # zero elsewhere.
@@ -244,7 +249,9 @@ def conv_backward_naive(dout, cache):
 
     Inputs:
     - dout: upstream gradient (N, F, H', W')
-    - cache: what conv_forward_naive returned as its cache
+    - cache: what conv_forward_naive returned as its cache (the standard one is
+      the tuple (x, w, b, conv_param); if your conv_forward_naive fails, the
+      grader tries that one)
 
     Returns (dx, dw, db) with the shapes of x, w and b.
     """
@@ -317,8 +324,12 @@ def max_pool_backward_naive(dout, cache):
     """Naive backward pass of max_pool_forward_naive.
 
     Each window's gradient goes to the position of its maximum; when several
-    positions tie, to the first one in row-major order. Where windows overlap,
-    the gradients they send to the same input add up.
+    positions tie, any split of it over them is accepted (np.argmax picks the
+    first one in row-major order). Where windows overlap, the gradients they
+    send to the same input add up.
+
+    cache: what max_pool_forward_naive returned (the standard one is the tuple
+    (x, pool_param); if your max_pool_forward_naive fails, the grader tries it).
 
     Returns dx with the shape of x.
     """
