@@ -224,7 +224,7 @@ def submission(request, tmp_path_factory):
 def worker(request, submission):
     """One process running the student's code for the whole session (restarted by the client
     after a crash or timeout), closed at the end."""
-    from grader.client import Worker
+    from grader.client import Worker, unapplied_note
     config = request.config
     state = _state(config)
     w = Worker(submission.root, timeout=_option(config, "worker_timeout"),
@@ -235,6 +235,9 @@ def worker(request, submission):
     finally:
         state.worker = None
         w.close()
+        note = unapplied_note(w.unapplied_limits)
+        if note:  # said once per session, however many workers were started
+            state.notes.append(note)
 
 
 @pytest.fixture(scope="session")
