@@ -17,7 +17,7 @@ import pytest
 
 from grader import release
 from grader.gradescope import build
-from grading import can_run_as, distinctive_solution_lines, validate_results
+from grading import distinctive_solution_lines, run_as_user, validate_results
 
 REPO = Path(__file__).resolve().parents[1]
 SOLUTION = REPO / "solution" / "cs260"
@@ -224,10 +224,9 @@ def test_hostile_kills_grader_and_forges_results(root):
     assert "killed (signal 9)" in results["output"] and not results["tests"]
 
 
+@pytest.mark.run_as
 def test_student_user_cannot_read_grader_or_write_results(root, tmp_path):
-    user = next((u for u in ("cs260student", "nobody") if can_run_as(u)), None)
-    if user is None:
-        pytest.skip("no unprivileged user that can run this Python (it must be readable by it)")
+    user = run_as_user()
     # Not under tmp_path: pytest's base temp folder is 0700, the student user could not write there
     # whatever the grader's permissions are, and the "leaked" check below could never fail.
     drop = Path(tempfile.mkdtemp(prefix="cs260-drop-"))
