@@ -7,7 +7,7 @@ and no hidden fixture.
 
 With CS260_RELEASE_PYTHON=/path/to/python (`.ci/run student` passes Colab's Python 3.12) the venv
 is made from that interpreter, with pip, and the README's commands download everything, as on a
-student's fresh machine.
+student's fresh machine; CS260_RELEASE_ZIP names a release built beforehand.
 """
 import json
 import os
@@ -27,10 +27,16 @@ REPO = Path(__file__).resolve().parents[1]
 SOLUTION = REPO / "solution" / "cs260"
 HIDDEN = REPO / "fixtures" / "hidden"
 RELEASE_PYTHON_ENV = "CS260_RELEASE_PYTHON"
+RELEASE_ZIP_ENV = "CS260_RELEASE_ZIP"
 
 
 @pytest.fixture(scope="module")
 def bundle_zip(tmp_path_factory):
+    """The student release: built here, or the one CS260_RELEASE_ZIP names (.ci/run student
+    builds it with `python -m grader student-release`)."""
+    given = os.environ.get(RELEASE_ZIP_ENV)
+    if given:
+        return Path(given)
     return release.build_release(tmp_path_factory.mktemp("release") / "cs260_homework.zip")
 
 
