@@ -42,8 +42,9 @@ def root():
 
 @pytest.fixture(autouse=True)
 def data_as_on_gradescope(monkeypatch):
-    """CIFAR-10 only where Gradescope has it (<root>/data), not from the CI's environment."""
+    """Data only where Gradescope has it: CIFAR-10 in <root>/data, no notebook photos."""
     monkeypatch.delenv("CS260_DATA_DIR", raising=False)
+    monkeypatch.delenv("CS260_NOTEBOOK_IMAGES", raising=False)
 
 
 def cifar_points():
