@@ -21,7 +21,7 @@ import pytest
 import grader
 from grader import config
 from grader.gradescope import STUDENT_USER
-from grading import in_ci
+from grading import in_ci, run_as_user
 from test_gradescope import max_score, run_autograder, solution_files
 
 ROOT_ENV = "CS260_GRADESCOPE_ROOT"
@@ -37,6 +37,7 @@ def root():
         if in_ci():
             pytest.fail(f"CI=true: {ROOT_ENV} is not set; {HOW}", pytrace=False)
         pytest.skip(f"{ROOT_ENV} is not set; {HOW}")
+    run_as_user()  # root, and a student user who can run this Python (else skip, or fail in CI)
     return Path(given)
 
 
