@@ -22,6 +22,16 @@ from .protocol import Handle, ProtocolError, pack, read_message
 
 WORKER_SCRIPT = Path(__file__).with_name("worker.py")
 
+# The limits the worker sets on itself, by the name it reports when the OS refuses one
+# (grader/worker.py): what a student is told it means that it is missing.
+LIMITS = {
+    "RLIMIT_AS": "memory cap",
+    "RLIMIT_FSIZE": "file size cap",
+    "RLIMIT_CORE": "no core dumps",
+    "RLIMIT_NPROC": "process count cap",
+    "PR_SET_PDEATHSIG": "killed when the grader dies",
+}
+
 KINDS = ("not_implemented", "exception", "timeout", "crash", "memory", "bad_return",
          "import_error", "protocol")
 
@@ -153,7 +163,8 @@ class Worker:
         self.last_elapsed = 0.0
         self.restarts = 0      # number of times a worker was killed after a failure
         self._timeouts = {}    # target -> number of timeouts so far (see config.RETRY_TIMEOUT_S)
-        self.info = None       # the worker's ready message: pid, uid
+        self.info = None       # the worker's ready message: pid, uid, unapplied limits
+        self.unapplied_limits = set()  # LIMITS names some worker of this Worker could not set
         self._proc = None
         self._output = []
         self._slot = [None]  # the live process, for the finalizer (kills it on garbage collection)
@@ -277,6 +288,9 @@ class Worker:
                                    f"its output:\n{leftover[-3000:]}") from None
         value = ready.get("value")
         self.info = value if isinstance(value, dict) else {}
+        unapplied = self.info.get("unapplied")  # sent before any student code ran
+        if isinstance(unapplied, list):
+            self.unapplied_limits.update(n for n in unapplied if n in LIMITS)
         self._leftover_output()  # anything printed at start-up is not the student's
 
     # -- low-level I/O ---------------------------------------------------------------------
@@ -518,6 +532,16 @@ class Worker:
         text = "".join(self._output)
         self._output.clear()
         return _truncate(text)
+
+
+def unapplied_note(names):
+    """One line saying which worker limits this OS did not apply ("" if none)."""
+    if not names:
+        return ""
+    listed = ", ".join(f"{name} ({LIMITS.get(name, 'limit')})" for name in sorted(names))
+    return (f"This OS did not apply some limits to the process running your code: {listed}. "
+            "Grading works without them; only a runaway function can take more of this "
+            "machine than it could on Gradescope.")
 
 
 def _wire_target(target):

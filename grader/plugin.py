@@ -236,7 +236,7 @@ def workers(request, submission):
     the client after a crash or timeout), closed at the end: "normal" (the student's files on
     the trusted package) and "naive" (the same package without its fast code, grader/naive.py)."""
     from grader import naive
-    from grader.client import Worker, WorkerGroup
+    from grader.client import Worker, WorkerGroup, unapplied_note
     config = request.config
     state = _state(config)
     common = {"timeout": _option(config, "worker_timeout"), "group": WorkerGroup(),
@@ -248,8 +248,13 @@ def workers(request, submission):
         yield made
     finally:
         state.workers = {}
+        unapplied = []
         for w in made.values():
             w.close()
+            unapplied += [n for n in w.unapplied_limits if n not in unapplied]
+        note = unapplied_note(unapplied)
+        if note:  # said once per session, however many workers were started
+            state.notes.append(note)
 
 
 @pytest.fixture

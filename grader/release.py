@@ -219,8 +219,6 @@ SETUP_PY = '''\
 pristine copy of it:
 
     python setup.py build_ext --inplace
-
-(`python -m pip install --no-build-isolation -e .` does the same.)
 """
 import numpy as np
 from Cython.Build import cythonize
@@ -262,9 +260,10 @@ The notebook `ConvolutionalNetworks.ipynb` walks you through it.
 
 ## 1. Install (once)
 
-You need Python 3.10 or newer and a C compiler (Linux: `gcc`; macOS: `xcode-select --install`;
-Windows: "Microsoft C++ Build Tools"). Using a virtual environment is a good idea
-(`python -m venv .venv` and activate it). Then, in this folder:
+You need Python 3.10 or newer and a C compiler (Linux: `gcc`; macOS: `xcode-select --install`),
+on Linux, macOS or Google Colab. On Windows, work in WSL (Ubuntu) or on Colab: the grader does
+not run on Windows itself. Using a virtual environment is a good idea (`python -m venv .venv`
+and activate it). Then, in this folder:
 
 ```
 python -m pip install -r requirements.txt
@@ -274,6 +273,12 @@ python setup.py build_ext --inplace
 The second command compiles the Cython extension that makes the fast convolution layers fast.
 Run it again if you update numpy. For the notebook you also need Jupyter and matplotlib:
 `python -m pip install jupyter matplotlib`.
+
+**On Google Colab:** upload this folder to your Google Drive (for example as
+`My Drive/cs260_homework`) and open `ConvolutionalNetworks.ipynb` from there. Its first code cell
+runs only on Colab: set `FOLDERNAME` in it to the folder's name and run it; it mounts your Drive,
+goes into the folder and runs the two commands above, and the notebook goes on without a
+runtime restart.
 
 CIFAR-10 (about 170 MB) is downloaded by the notebook (`bash cs260/datasets/get_datasets.sh`);
 only the training sections need it.
@@ -289,6 +294,10 @@ takes these two files from your `cs260/` and everything else from its own copy o
 ```
 pytest grader
 ```
+
+On Colab, run `!pytest grader` in a notebook cell after the first cell (which went into this
+folder), or in a new cell `%cd "/content/drive/My Drive/cs260_homework"` first (the quotes matter:
+the path has a space).
 
 This grades your `cs260/` with the public checks and prints a table: the points of every check
 and, for each failing one, what went wrong. Gradescope runs the same checks plus hidden cases,

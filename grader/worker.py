@@ -229,7 +229,8 @@ class Server:
     # -- operations ------------------------------------------------------------------
 
     def op_ping(self, req):
-        return {"pid": os.getpid(), "uid": os.getuid()}
+        return {"pid": os.getpid(), "uid": os.getuid(),
+                "unapplied": list(getattr(self.args, "unapplied", []))}
 
     def op_import(self, req):
         self.import_module(req["module"])
@@ -425,26 +426,43 @@ def block_imports(names, reason):
         sys.meta_path.insert(0, BlockedImports(names, reason))
 
 
-def set_limits(args):
-    """Resource limits for everything that runs in this process from now on."""
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+# Each limit below is applied where the OS supports it; the name of one it refuses (macOS has no
+# prctl and may refuse RLIMIT_AS) goes back in the ready message, and the grader says once which
+# ones are missing (grader/client.py LIMITS describes them).
+
+def _limit(name, value, unapplied):
+    """setrlimit(resource.<name>, (value, value)); `name` goes into `unapplied` if it fails."""
+    what = getattr(resource, name, None)
+    try:
+        if what is None:
+            raise AttributeError(name)
+        resource.setrlimit(what, (value, value))
+        if resource.getrlimit(what) != (value, value):  # accepted but not kept
+            raise ValueError(name)
+    except (ValueError, OSError, AttributeError):
+        unapplied.append(name)
+
+
+def set_limits(args, unapplied):
+    """Resource limits for everything that runs in this process from now on (each where the OS
+    supports it; the names of those it refused are added to `unapplied`)."""
+    _limit("RLIMIT_CORE", 0, unapplied)
     if args.memory_mb > 0:
-        cap = args.memory_mb << 20
-        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+        _limit("RLIMIT_AS", args.memory_mb << 20, unapplied)
     if args.fsize_mb > 0:
-        cap = args.fsize_mb << 20
-        resource.setrlimit(resource.RLIMIT_FSIZE, (cap, cap))
+        _limit("RLIMIT_FSIZE", args.fsize_mb << 20, unapplied)
     # Past RLIMIT_FSIZE, write() fails with EFBIG (an OSError in student code) instead of
     # the process being killed by SIGXFSZ.
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    if hasattr(signal, "SIGXFSZ"):
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
 
-def drop_privileges(user, nproc):
+def drop_privileges(user, nproc, unapplied):
     """setgid/setuid to `user` (only possible when running as root)."""
     import pwd
     entry = pwd.getpwnam(user)
     if nproc > 0:
-        resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+        _limit("RLIMIT_NPROC", nproc, unapplied)
     os.setgroups([])
     os.setgid(entry.pw_gid)
     os.setuid(entry.pw_uid)
@@ -459,15 +477,19 @@ def drop_privileges(user, nproc):
                                "run_as_user") from None
 
 
-def die_with_parent(parent_pid):
+def die_with_parent(parent_pid, unapplied):
     """Linux: have the kernel SIGKILL this process when the grader that started it dies, however
     it dies (the worker runs in its own session, so killing the grader's process group misses it,
-    and student code stuck in a loop never reads the closed pipe)."""
+    and student code stuck in a loop never reads the closed pipe). Elsewhere (no prctl) the
+    client's kill is all there is, and PR_SET_PDEATHSIG goes into `unapplied`."""
     try:
         import ctypes
         libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
-    except (OSError, AttributeError):  # not Linux: the client's kill is all there is
+        failed = libc.prctl(1, int(signal.SIGKILL), 0, 0, 0) != 0  # 1 = PR_SET_PDEATHSIG
+    except (ImportError, OSError, AttributeError, TypeError):
+        failed = True
+    if failed:
+        unapplied.append("PR_SET_PDEATHSIG")
         return
     if os.getppid() != parent_pid:  # the grader died before prctl took effect
         os._exit(1)
@@ -498,11 +520,12 @@ def main(argv=None):
     sys.path[:] = [os.path.abspath(args.root)] + [
         p for p in sys.path if p and os.path.abspath(p) not in (here, repo, os.getcwd())]
 
-    set_limits(args)
+    args.unapplied = []  # limits this OS refused; the ready message tells the grader
+    set_limits(args, args.unapplied)
     protocol = _load_protocol()
     if args.user and os.geteuid() == 0:
-        drop_privileges(args.user, args.nproc)
-    die_with_parent(parent_pid)  # after the uid change, which would clear it
+        drop_privileges(args.user, args.nproc, args.unapplied)
+    die_with_parent(parent_pid, args.unapplied)  # after the uid change, which would clear it
     for stream in (sys.stdout, sys.stderr):
         # Prints reach the capture file at once, so a student stuck in a loop still shows them.
         stream.reconfigure(line_buffering=True)

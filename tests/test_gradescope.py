@@ -17,7 +17,7 @@ import pytest
 
 from grader import release
 from grader.gradescope import build
-from grading import can_run_as, distinctive_solution_lines, validate_results
+from grading import distinctive_solution_lines, run_as_user, validate_results
 
 REPO = Path(__file__).resolve().parents[1]
 SOLUTION = REPO / "solution" / "cs260"
@@ -50,7 +50,8 @@ def root(zip_path, tmp_path_factory):
 
 
 def run_autograder(root, files, pytest_args="", run_as="", timeout=900):
-    """Put `files` ({relative path: text}) in submission/, run run_autograder; results.json."""
+    """Put `files` ({relative path: text}) in submission/, run run_autograder; results.json.
+    run_as: the student user ("" for none; None: gradescope.env's, as on Gradescope)."""
     sub = root / "submission"
     for p in sorted(sub.rglob("*"), reverse=True):
         p.unlink() if p.is_file() or p.is_symlink() else p.rmdir()
@@ -62,6 +63,8 @@ def run_autograder(root, files, pytest_args="", run_as="", timeout=900):
             (sub / rel).write_text(text)
     env = dict(os.environ, AUTOGRADER_ROOT=str(root), AUTOGRADER_PYTHON=sys.executable,
                AUTOGRADER_RUN_AS=run_as, AUTOGRADER_PYTEST_ARGS=pytest_args)
+    if run_as is None:  # as on Gradescope: gradescope.env's STUDENT_USER
+        del env["AUTOGRADER_RUN_AS"]
     # Gradescope copies run_autograder to the root and runs it from there.
     script = root / "run_autograder"
     script.write_bytes((root / "source" / "run_autograder").read_bytes())
@@ -147,6 +150,24 @@ def test_setup_built_extension_and_locked_down(root):
     assert not (root / "results").stat().st_mode & 0o077
 
 
+def test_setup_fails_loudly_when_a_step_fails(zip_path, tmp_path):
+    """A step that fails (here: the extension's source is missing, so nothing is compiled)
+    stops setup.sh with a non-zero status, naming the failing command; it never reaches the
+    end ("set up") as if the autograder were ready."""
+    with zipfile.ZipFile(zip_path) as zf:
+        zf.extractall(tmp_path / "source")
+    (tmp_path / "source" / "starter" / "cs260" / "im2col_cython.pyx").unlink()
+    env = dict(os.environ, AUTOGRADER_ROOT=str(tmp_path), AUTOGRADER_PYTHON=sys.executable,
+               SKIP_APT="1", SKIP_PIP="1", SKIP_USER="1")
+    proc = subprocess.run(["bash", str(tmp_path / "source" / "setup.sh")], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode != 0
+    assert "setup.sh FAILED" in proc.stderr and "NOT set up" in proc.stderr, proc.stderr[-2000:]
+    assert "im2col_cython was not built" in proc.stderr
+    assert "cs260 autograder set up" not in proc.stdout
+    assert not (tmp_path / "results").exists()  # stopped before the lock-down step
+
+
 def test_solution_scores_everything_that_ran(root):
     results, log = run_autograder(root, solution_files())
     failed = [t["name"] for t in results["tests"] if t.get("status") == "failed"]
@@ -224,10 +245,9 @@ def test_hostile_kills_grader_and_forges_results(root):
     assert "killed (signal 9)" in results["output"] and not results["tests"]
 
 
+@pytest.mark.run_as
 def test_student_user_cannot_read_grader_or_write_results(root, tmp_path):
-    user = next((u for u in ("cs260student", "nobody") if can_run_as(u)), None)
-    if user is None:
-        pytest.skip("no unprivileged user that can run this Python (it must be readable by it)")
+    user = run_as_user()
     # Not under tmp_path: pytest's base temp folder is 0700, the student user could not write there
     # whatever the grader's permissions are, and the "leaked" check below could never fail.
     drop = Path(tempfile.mkdtemp(prefix="cs260-drop-"))

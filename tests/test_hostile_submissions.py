@@ -10,7 +10,8 @@ call) every other check still passes, so the attack did not disturb the rest of 
 Two attacks depend on the deployment rather than on the grader process: overwriting
 results.json from a process that outlives the grader, and reading the fixture files. They are
 run the way Gradescope runs (grader/gradescope/run.py, student code as an unprivileged user);
-those tests need root and a user who can run this Python, and skip otherwise.
+those tests need root and a user who can run this Python, and skip otherwise (fail in CI:
+tests/grading.py run_as_user).
 """
 import concurrent.futures
 import json
@@ -30,7 +31,7 @@ import pytest
 from grader import config
 from grader.gradescope import GRADING_TIMEOUT_S
 from grader.report import INTERNAL_ERROR
-from grading import can_run_as, grade, validate_results
+from grading import grade, run_as_user, validate_results
 from mutants import SOLUTION, USED_BY, apply_patch, write_submission
 
 # Every test here grades whole submissions (seconds each); they are the grader's proof, so CI runs them.
@@ -192,11 +193,7 @@ def deployed(tmp_path_factory):
     """(root, user): a folder laid out like Gradescope's /autograder (source/ holding the
     grader, the fixtures and the trusted starter; submission/; results/), graded through
     grader/gradescope/run.py, which locks source/ and results/ away from `user`."""
-    if os.geteuid() != 0:
-        pytest.skip("the deployment drops student code to another user: needs root")
-    user = next((u for u in ("cs260student", "nobody") if can_run_as(u)), None)
-    if user is None:
-        pytest.skip("no unprivileged user (cs260student or nobody) that can run this Python")
+    user = run_as_user()
     root = tmp_path_factory.mktemp("autograder")
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "_trusted")
     for part in ("grader", "fixtures", "starter"):
@@ -251,6 +248,7 @@ def test_results_file_written_during_the_run_is_replaced(tmp_path, drop_dir):
     assert result.results["score"] < 100
 
 
+@pytest.mark.run_as
 def test_results_file_cannot_be_overwritten_when_deployed(deployed, tmp_path, drop_dir):
     """As deployed (student code as an unprivileged user): the submission overwrites
     results.json at import, during a call and from a detached process that waits for the
@@ -272,6 +270,7 @@ def test_results_file_cannot_be_overwritten_when_deployed(deployed, tmp_path, dr
         _stop_daemon(marker)
 
 
+@pytest.mark.run_as
 def test_fixture_lookup_gains_nothing_on_hidden_cases(deployed, tmp_path, drop_dir):
     """A submission that returns the stored answer of any fixture whose inputs match. Run
     locally (same user) it reads the fixtures, and gains nothing anyway: the checks also call

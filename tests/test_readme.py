@@ -20,3 +20,13 @@ def test_readme_setup_commands_are_what_ci_runs():
     assert len(block) == 2, block
     for command in block:
         assert command in ci, f"CI does not run the README's command: {command}"
+
+
+def test_readme_names_every_ci_leg():
+    readme = (REPO / "README.md").read_text()
+    ci = (REPO / ".ci" / "run").read_text()
+    legs = re.search(r"^LEGS=\((.*?)\)$", ci, re.M).group(1).split()
+    assert legs[0] == "main" and len(legs) >= 4
+    for leg in legs:
+        assert f"| `{leg}` |" in readme, f"README's table of .ci/run legs lacks {leg}"
+        assert f"leg_{leg}()" in ci

@@ -1,8 +1,13 @@
-"""The student release end to end: build it, unpack it in a temporary folder, install it in a
-fresh venv with the two commands of its README (the venv sees this interpreter's packages, so
-nothing is downloaded, but the Cython extension is compiled), run `pytest grader` on the
-untouched starter (0 points, clear messages) and with the solution's two files (every check that
-runs passes), and prove the bundle holds no solution code and no hidden fixture.
+"""The student release end to end: build it, unpack it in a temporary folder whose path has a
+space (Colab's "My Drive"), install it in a fresh venv with the two commands of its README (the
+venv sees this interpreter's packages, so nothing is downloaded, but the Cython extension is
+compiled), run `pytest grader` on the untouched starter (0 points, clear messages) and with the
+solution's two files (every check that runs passes), and prove the bundle holds no solution code
+and no hidden fixture.
+
+With CS260_RELEASE_PYTHON=/path/to/python (`.ci/run student` passes Colab's Python 3.12) the venv
+is made from that interpreter, with pip, and the README's commands download everything, as on a
+student's fresh machine; CS260_RELEASE_ZIP names a release built beforehand.
 """
 import json
 import os
@@ -21,10 +26,17 @@ from grading import distinctive_solution_lines, validate_results
 REPO = Path(__file__).resolve().parents[1]
 SOLUTION = REPO / "solution" / "cs260"
 HIDDEN = REPO / "fixtures" / "hidden"
+RELEASE_PYTHON_ENV = "CS260_RELEASE_PYTHON"
+RELEASE_ZIP_ENV = "CS260_RELEASE_ZIP"
 
 
 @pytest.fixture(scope="module")
 def bundle_zip(tmp_path_factory):
+    """The student release: built here, or the one CS260_RELEASE_ZIP names (.ci/run student
+    builds it with `python -m grader student-release`)."""
+    given = os.environ.get(RELEASE_ZIP_ENV)
+    if given:
+        return Path(given)
     return release.build_release(tmp_path_factory.mktemp("release") / "cs260_homework.zip")
 
 
@@ -42,11 +54,14 @@ def readme_blocks(readme):
 @pytest.fixture(scope="module")
 def installed(bundle_zip, tmp_path_factory):
     """(bundle folder, env): unpacked and installed by the README's commands in a new venv."""
-    work = tmp_path_factory.mktemp("student")
+    work = tmp_path_factory.mktemp("student") / "My Drive"  # a space, as on Colab
     with zipfile.ZipFile(bundle_zip) as zf:
         zf.extractall(work)
     folder = work / release.BUNDLE_FOLDER
     venv = work / "venv"
+    python = os.environ.get(RELEASE_PYTHON_ENV)
+    if python:
+        return folder, student_venv(python, venv)
     # --without-pip: pip too comes from this interpreter's packages (ensurepip is slow).
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True,
                    timeout=300)
@@ -57,22 +72,44 @@ def installed(bundle_zip, tmp_path_factory):
     parents = [p for p in site.getsitepackages() + [site.getusersitepackages()] if Path(p).is_dir()]
     Path(purelib, "_parent_packages.pth").write_text("\n".join(parents) + "\n")
     # pip would have installed pytest's console script into the venv; it found pytest already there
+    # (a sh script, as pip writes one when the path has a space: a #! line cannot hold one).
     script = venv / "bin" / "pytest"
-    script.write_text(f"#!{venv / 'bin' / 'python'}\nimport sys\nfrom pytest import console_main\n"
-                      "sys.exit(console_main())\n")
+    script.write_text(f"#!/bin/sh\nexec \"{venv / 'bin' / 'python'}\" -c 'import sys; from pytest "
+                      "import console_main; sys.exit(console_main())' \"$@\"\n")
     script.chmod(0o755)
     env = dict(os.environ, PATH=f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}",
                VIRTUAL_ENV=str(venv), PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1",
                CFLAGS="-O0")  # compiles all the same, faster
     env.pop("PYTHONPATH", None)
     env.pop("CS260_TRUSTED_STARTER", None)
+    readme_install(folder, env)
+    return folder, env
+
+
+def readme_install(folder, env):
+    """Run the README's install commands in the bundle folder."""
     install = readme_blocks((folder / "README.md").read_text())[0]
     assert len(install) == 2, install
     for command in install:
         proc = subprocess.run(command, shell=True, cwd=folder, env=env, capture_output=True,
-                              text=True, timeout=600)
+                              text=True, timeout=900)
         assert proc.returncode == 0, f"{command}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    return folder, env
+
+
+def student_venv(python, venv):
+    """A student's fresh venv from `python`, the bundle installed into it by the README's
+    commands, everything downloaded; returns the environment with the venv activated."""
+    subprocess.run([python, "-m", "venv", str(venv)], check=True, timeout=600)
+    env = dict(os.environ, PATH=f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}",
+               VIRTUAL_ENV=str(venv))
+    for var in ("PYTHONPATH", "CS260_TRUSTED_STARTER", "PIP_NO_INDEX"):
+        env.pop(var, None)
+    readme_install(venv.parent / release.BUNDLE_FOLDER, env)
+    version = subprocess.run(["python", "-c", "import sys, numpy; print(sys.version.split()[0], "
+                              "numpy.__version__)"], env=env, capture_output=True, text=True,
+                             check=True).stdout.split()
+    print(f"student venv: Python {version[0]}, numpy {version[1]} (from {python})")
+    return env
 
 
 def student_grade(folder, env, results):
@@ -248,3 +285,74 @@ def test_solution_files_score_everything_that_runs(installed, tmp_path):
     assert skipped == 0 or "CIFAR-10 not found" in out
     # the compiled extension is what the grader's trusted copy and the student's code use
     assert "im2col_cython is not available" not in out
+
+
+def test_installed_with_the_python_asked_for(installed):
+    """With CS260_RELEASE_PYTHON the bundle was installed with that interpreter, in a folder
+    whose path has a space."""
+    folder, env = installed
+    assert " " in str(folder)
+    python = os.environ.get(RELEASE_PYTHON_ENV)
+    if python:
+        want = subprocess.run([python, "-c", "import sys; print(sys.version_info[:2])"],
+                              capture_output=True, text=True, check=True).stdout
+        got = subprocess.run(["python", "-c", "import sys; print(sys.version_info[:2])"],
+                             env=env, cwd=folder, capture_output=True, text=True,
+                             check=True).stdout
+        assert got == want
+
+
+def colab_cell():
+    """The notebook's Colab cell: the first code cell."""
+    nb = json.loads(release.NOTEBOOK.read_text())
+    cell = next(c for c in nb["cells"] if c["cell_type"] == "code")
+    return "".join(cell["source"])
+
+
+def test_colab_cell_does_nothing_off_colab(monkeypatch):
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    ran = []
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: ran.append(a))
+    monkeypatch.setattr(os, "chdir", lambda path: ran.append(path))
+    exec(compile(colab_cell(), "<colab cell>", "exec"), {})
+    assert ran == []
+
+
+def test_colab_cell_mounts_enters_the_folder_and_runs_the_readme_install(monkeypatch):
+    """On Colab (google.colab imported): Drive mounted, the folder under "My Drive" entered,
+    the README's two install commands run with the kernel's Python, cs260 importable at once."""
+    import types
+    done = []
+    colab = types.ModuleType("google.colab")
+    colab.drive = types.SimpleNamespace(mount=lambda where: done.append(("mount", where)))
+    google = types.ModuleType("google")
+    google.colab = colab
+    monkeypatch.setitem(sys.modules, "google", google)
+    monkeypatch.setitem(sys.modules, "google.colab", colab)
+    monkeypatch.setattr(os, "chdir", lambda path: done.append(("cd", path)))
+    monkeypatch.setattr(os, "getcwd", lambda: "/content/drive/My Drive/cs260_homework")
+    monkeypatch.setattr(subprocess, "run", lambda cmd, **k: done.append(("run", cmd, k)))
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    exec(compile(colab_cell(), "<colab cell>", "exec"), {})
+    assert done[0] == ("mount", "/content/drive")
+    assert done[1] == ("cd", "/content/drive/My Drive/cs260_homework")
+    install = readme_blocks(release.README)[0]
+    runs = [step for step in done if step[0] == "run"]
+    assert [" ".join(["python", *cmd[1:]]) for _, cmd, _ in runs] == install
+    assert all(cmd[0] == sys.executable and k.get("check") for _, cmd, k in runs)
+    assert sys.path[0] == "/content/drive/My Drive/cs260_homework"
+
+
+def test_one_install_instruction_everywhere():
+    """The release README's install commands are the ones the notebook and docs/INSTRUCTORS.md
+    give; no other way of building is offered."""
+    install = readme_blocks(release.README)[0]
+    assert install == ["python -m pip install -r requirements.txt",
+                       "python setup.py build_ext --inplace"]
+    instructors = (REPO / "docs" / "INSTRUCTORS.md").read_text()
+    notebook = release.NOTEBOOK.read_text()
+    for text in (release.README, release.SETUP_PY, instructors, notebook):
+        assert "no-build-isolation" not in text
+    assert all(command in instructors for command in install)
+    nb_text = " ".join("".join(c["source"]) for c in json.loads(notebook)["cells"])
+    assert "python setup.py build_ext --inplace" in " ".join(nb_text.split())

@@ -10,6 +10,7 @@ import pytest
 from grader import config
 from grader.client import StudentError, Worker, WorkerStartError
 from grader.protocol import Handle
+from grading import run_as_user
 
 HOSTILE = Path(__file__).parent / "hostile"
 TIMEOUT = 2.0
@@ -272,30 +273,14 @@ def test_missing_function_is_import_error(worker):
     assert "no_such_function" in err.message
 
 
-def _unprivileged_user():
-    if os.geteuid() != 0:
-        pytest.skip("dropping privileges needs root")
-    for name in ("cs260student", "nobody"):
-        try:
-            return pwd.getpwnam(name)
-        except KeyError:
-            continue
-    pytest.skip("no unprivileged user (cs260student or nobody) on this machine")
-
-
+@pytest.mark.run_as
 def test_run_as_user_drops_root(tmp_path):
-    user = _unprivileged_user()
+    user = pwd.getpwnam(run_as_user())
     root = make_package(tmp_path, (HOSTILE / "layers.py").read_text())
     os.chmod(tmp_path, 0o700)  # the worker gets its own readable copy
     target = root / "cs260" / "layers.py"
     before = target.read_text()
     with Worker(root, timeout=TIMEOUT, run_as_user=user.pw_name) as w:
-        try:
-            w.ping()
-        except WorkerStartError as e:
-            if "cannot read" not in str(e):
-                raise
-            pytest.skip(str(e).splitlines()[-1])
         assert w.call("layers.whoami") == user.pw_uid
         assert w.ping()["uid"] == user.pw_uid
         fails_with(w, ["exception"], "layers.raise_limit")

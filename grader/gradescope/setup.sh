@@ -9,7 +9,10 @@
 #   4. create the unprivileged user that runs student code
 #   5. with WITH_CIFAR=1 in gradescope.env: download CIFAR-10 to <root>/data
 #   6. lock the grader, the fixtures and the results folder away from that user
-set -euo pipefail
+set -Eeuo pipefail
+# Any failing command stops the set-up here, says where, and exits non-zero, so Gradescope marks
+# the image as broken instead of grading with a half-installed autograder.
+trap 'echo "setup.sh FAILED (exit status $?) at line $LINENO: $BASH_COMMAND; the autograder is NOT set up" >&2' ERR
 
 SOURCE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=/dev/null
