@@ -450,6 +450,18 @@ def _run_notes(state):
                                           for n in state.notes]
 
 
+def _loader_data(state):
+    """What the loader found, as data (the class report lists submissions with nothing usable)."""
+    sub = state.submission
+    if sub is None:
+        return {}
+    try:
+        return {"loader": {"usable": [str(n) for n in sub.usable],
+                           "summary": _submission_summary(state)}}
+    except Exception:
+        return {}
+
+
 def _write_results(config, provisional=False):
     """Write results.json (if asked for); never raises, falls back to a minimal file."""
     state = _state(config)
@@ -471,7 +483,8 @@ def _write_results(config, provisional=False):
                 extra_data={"submission": str(state.submission_path),
                             "sections": {key: [round(earned, 4), round(possible, 4)]
                                          for key, _, earned, possible, _
-                                         in report.section_rows(results, settings.SECTIONS)}},
+                                         in report.section_rows(results, settings.SECTIONS)},
+                            **_loader_data(state)},
             )
         report.write_json_atomic(state.results_path, data)
     except Exception:
