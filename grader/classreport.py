@@ -73,7 +73,7 @@ class Student:
 @dataclass
 class Inputs:
     students: list = field(default_factory=list)
-    skipped: list = field(default_factory=list)    # (path, reason)
+    skipped: list = field(default_factory=list)    # (key, path, reason)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -219,18 +219,20 @@ def read_inputs(paths):
     for key, path in find_results(paths):
         student, why = load_student(key, path)
         if student is None:
-            inputs.skipped.append((str(path), why))
+            inputs.skipped.append((key, str(path), why))
             continue
         if key in seen:
-            inputs.skipped.append((str(path), f"a second results.json for {key}"))
+            inputs.skipped.append((key, str(path), "a second results.json for this submission"))
             continue
         seen.add(key)
         _read_statuses(student)
         inputs.students.append(student)
     names = _read_names(paths)
-    ids = anonymous_ids([s.key for s in inputs.students])
+    ids = anonymous_ids(sorted({s.key for s in inputs.students}
+                               | {key for key, _, _ in inputs.skipped}))
     for s in inputs.students:
         s.anon, s.name = ids[s.key], names.get(s.key, "")
+    inputs.skipped = [(ids[key], path, why) for key, path, why in inputs.skipped]
     inputs.students.sort(key=lambda s: s.anon)
     return inputs
 
@@ -274,7 +276,7 @@ def example_text(output):
 @dataclass
 class Summary:
     students: list
-    skipped: list
+    skipped: list       # (anonymous id, path, why)
     graded: list
     sections: list      # (key, number, title, earned, possible)
     mistakes: list      # dicts: key, title, students, functions, example, example_of
@@ -485,7 +487,8 @@ def write_csvs(out, summary, names=False):
                          for t in summary.trouble]),
         "not_graded.csv": (["student", "why"],
                            [[_who(s, names), why] for s, why in summary.ungraded]),
-        "skipped.csv": (["file", "why"], [[p, why] for p, why in summary.skipped]),
+        "skipped.csv": (["file", "why"], [[p if names else anon, why]
+                                          for anon, p, why in summary.skipped]),
     }
     for name, (header, rows) in files.items():
         _write_csv(out / name, header, rows)
@@ -654,8 +657,8 @@ skipped. {'Names shown (--names).' if names else 'Anonymised: students appear as
         parts.append("<p>Every submission was graded.</p>")
     if s.skipped:
         parts.append("<h3>Result files skipped</h3><table><tr><th>file</th><th>why</th></tr>")
-        for path, why in s.skipped:
-            shown = path if names else Path(path).name
+        for anon, path, why in s.skipped:
+            shown = path if names else f"{anon}/results.json"
             parts.append(f"<tr><td><code>{_e(shown)}</code></td><td>{_e(why)}</td></tr>")
         parts.append("</table>")
 

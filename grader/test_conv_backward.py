@@ -11,7 +11,8 @@ def conv_grad_candidates(x, w, dout, stride, pad, g, expected):
     out = []
     if s > 1 and g in ("x", "w"):
         k = 0 if g == "x" else 1
-        out.append((Cause(f"conv_backward.d{g}_no_stride",
+        key = "conv_backward.dx_no_stride" if g == "x" else "conv_backward.dw_no_stride"
+        out.append((Cause(key,
                           f"stride not applied in d{g}: the windows start at (i, j) instead of "
                           f"(i * stride, j * stride)"),
                     lambda: bugs.conv_backward(x, w, dout, s, pad, window_stride=1)[k]))
