@@ -38,7 +38,8 @@ setup(
         "pillow>=10",
         "threadpoolctl>=3.1",  # BLAS on one thread while the fast layers split a batch over cores
     ],
-    extras_require={"bench": ["torch==2.13.0"]},
+    extras_require={"bench": ["torch==2.13.0"],
+                    "report": ["matplotlib>=3.7"]},  # the class report's pictures
     ext_modules=cythonize(extensions, language_level=3),
     zip_safe=False,
 )

@@ -16,7 +16,8 @@ examples:
   python -m grader gradescope-zip autograder.zip --with-cifar
   python -m grader student-release cs260_homework.zip
   python -m grader grade path/to/submission --results-json results.json
-  python -m grader grade-all export/ --out graded/ --jobs 4
+  python -m grader grade-all export/ --out graded/ --jobs 4 --report
+  python -m grader report graded/ --out graded/report   # the class report (index.html + CSV)
   python -m grader weights                    # the weights table of grader/config.py
 """
 
@@ -60,6 +61,11 @@ def _weights(args):
 def _grade_all(args):
     from grader import batch
     return batch.run(args)
+
+
+def _report(args):
+    from grader import classreport
+    return classreport.run(args)
 
 
 def build_parser():
@@ -109,6 +115,13 @@ def build_parser():
                             description=batch.__doc__.split("\n\n")[0])
     batch.add_arguments(p)
     p.set_defaults(func=_grade_all)
+
+    from grader import classreport
+    p = commands.add_parser("report", help="the class report: common mistakes, scores, checks "
+                                           "(a static web page + CSV)",
+                            description=classreport.__doc__.split("\n\n")[0])
+    classreport.add_arguments(p)
+    p.set_defaults(func=_report)
 
     p = commands.add_parser("weights", help="print the weights table (Markdown, as in the README)")
     p.set_defaults(func=_weights)

@@ -30,6 +30,7 @@ GRADEBOOK = "gradebook.csv"
 RESULTS = "results.json"
 LOG = "log.txt"
 STATUS = "status.txt"
+REPORT_DIR = "report"     # OUTDIR/report/index.html: the class report (grade-all --report)
 ERROR = "error:"          # status lines of submissions that were not graded start with this
 BAR_WIDTH = 30
 # The grading process itself gets one BLAS thread: parallelism comes from --jobs.
@@ -248,6 +249,9 @@ def add_arguments(parser):
     parser.add_argument("--run-as", metavar="USER", default=None,
                         help="run student code as this unprivileged user (needs root; as root the "
                              "default is the Gradescope student account when it exists)")
+    parser.add_argument("--report", action="store_true",
+                        help="also write the class report to OUTDIR/report/index.html "
+                             "(python -m grader report; needs the report extra, matplotlib)")
     parser.add_argument("--pytest-arg", action="append", default=[], metavar="ARG",
                         help="extra argument for each pytest run (repeatable), e.g. "
                              "--pytest-arg=-k --pytest-arg=conv")
@@ -272,4 +276,13 @@ def _default_run_as(run_as, stream=sys.stderr):
 def run(args):
     statuses = grade_all(args.folder, args.out, args.jobs, args.force, args.timeout,
                          args.pytest_arg, _default_run_as(args.run_as))
-    return 1 if any(s.startswith(ERROR) for s in statuses.values()) else 0
+    code = 1 if any(s.startswith(ERROR) for s in statuses.values()) else 0
+    if getattr(args, "report", False):
+        from grader import classreport
+        try:
+            page = classreport.write_report([args.out], Path(args.out) / REPORT_DIR)
+            print(f"class report: {page}")
+        except classreport.MissingMatplotlib as e:
+            print(f"class report not written: {e}")
+            code = code or 2
+    return code

@@ -14,6 +14,7 @@ from grader.cases import resolve as cases_resolve
 from grader.compare import (
     CheckFailed, as_array, assert_close, assert_scalar_close, describe, floor_for, fmt, rel_error,
     unpack)
+from grader.diagnoses import Cause
 from grader.fixtures import load_fixture
 from grader.numgrad import numeric_gradient, numeric_gradient_local, sample_indices
 
@@ -71,10 +72,12 @@ def state_diagnoses(case, fx, key):
     old = fx.inputs.get(key, np.zeros_like(fx.expected[f"state.{key}"]))
     new = (fx.expected[f"state.{key}"] - m * old) / (1 - m)   # the batch statistic
     return [
-        ("momentum applied the other way round: running = (1 - momentum) * running + "
-         "momentum * batch", (1 - m) * old + m * new),
-        ("the running average is not updated (or replaced by the batch statistic)", old),
-        ("the running average is replaced by the batch statistic", new),
+        (Cause("batchnorm.running_momentum_reversed", "momentum applied the other way round: "
+               "running = (1 - momentum) * running + momentum * batch"), (1 - m) * old + m * new),
+        (Cause("batchnorm.running_not_updated",
+               "the running average is not updated (or replaced by the batch statistic)"), old),
+        (Cause("batchnorm.running_replaced",
+               "the running average is replaced by the batch statistic"), new),
     ]
 
 
@@ -255,7 +258,8 @@ def check_backward(worker, case, diagnoses=None, shape_hints=None):
         if forward_ok:
             raise
         raise CheckFailed(f"{e}\n  note: your {fname} output is wrong for this input too, and "
-                          f"{bname} works from its cache: fix {fname} first.") from None
+                          f"{bname} works from its cache: fix {fname} first.",
+                          diagnoses=e.diagnoses + ["backward.forward_wrong"]) from None
     note = f"{standard[:1].upper()}{standard[1:]}: the gradients matched." if standard else ""
     if not case.numeric:
         return note

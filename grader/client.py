@@ -18,6 +18,7 @@ import weakref
 from pathlib import Path
 
 from . import config
+from .diagnoses import exception_causes
 from .protocol import Handle, ProtocolError, pack, read_message
 
 WORKER_SCRIPT = Path(__file__).with_name("worker.py")
@@ -39,13 +40,14 @@ KINDS = ("not_implemented", "exception", "timeout", "crash", "memory", "bad_retu
 class StudentError(Exception):
     """A failure of student code, as the checks report it."""
 
-    def __init__(self, kind, message, detail="", output="", target=None):
+    def __init__(self, kind, message, detail="", output="", target=None, causes=()):
         super().__init__(message)
         self.kind = kind        # one of KINDS
         self.message = message  # one line, names the target
         self.detail = detail    # traceback trimmed to the student's frames
         self.output = output    # the student's prints during the request, truncated
         self.target = target
+        self.causes = list(causes)  # grader.diagnoses.Cause: likely causes (numpy 2 removals)
 
     def __str__(self):
         return self.message
@@ -457,10 +459,15 @@ class Worker:
         kind = error.get("kind") if error.get("kind") in KINDS else "protocol"
         detail = error.get("traceback") if type(error.get("traceback")) is str else ""
         message = _compose(what, kind, error)
+        causes = []
+        if kind in ("exception", "import_error"):
+            etype, emsg = error.get("type"), error.get("message")
+            causes = exception_causes(etype if isinstance(etype, str) else "",
+                                      emsg if isinstance(emsg, str) else "")
         if kind == "memory":
             self._fail_and_kill()
         raise StudentError(kind, message, detail=_truncate(detail, 3000), output=output,
-                           target=what)
+                           target=what, causes=causes)
 
     # -- the API used by the checks ----------------------------------------------------------
 

@@ -8,13 +8,19 @@ elements are off, the worst one, and a likely cause when a known mistake fits.
 import numpy as np
 
 from grader import policy
+from grader.diagnoses import Cause, key_of
 
 NOTEBOOK_FLOOR = 1e-8   # the notebook's rel_error floor
 SHOW_VALUES = 6         # significant digits in messages
 
 
 class CheckFailed(AssertionError):
-    """A check found a wrong result; the message is shown to the student."""
+    """A check found a wrong result; the message is shown to the student. `diagnoses`: the
+    stable keys (grader.diagnoses.CAUSES) of the likely causes the message gives."""
+
+    def __init__(self, message, diagnoses=()):
+        super().__init__(message)
+        self.diagnoses = list(diagnoses)
 
 
 def rel_error(x, y, floor=NOTEBOOK_FLOOR):
@@ -119,48 +125,84 @@ def as_scalar(value, what):
 # Values
 # ----------------------------------------------------------------------------------------------
 
-def _matches(actual, candidate, tol, floor):
+def _matches(actual, candidate, tol, floor, nonfinite=False):
+    """True if `candidate` is `actual` within tol; nonfinite=True: both have NaN/inf at the
+    same places (not necessarily the same ones) and agree elsewhere."""
     try:
         candidate = np.asarray(candidate, dtype=np.float64)
     except (TypeError, ValueError):
         return False
-    if candidate.shape != actual.shape or not np.isfinite(candidate).all():
+    if candidate.shape != actual.shape:
         return False
-    return rel_error(actual, candidate, floor) <= tol
+    bad = ~np.isfinite(candidate)
+    if not nonfinite:
+        return not bad.any() and rel_error(actual, candidate, floor) <= tol
+    if not bad.any() or not np.array_equal(bad, ~np.isfinite(actual)):
+        return False
+    return rel_error(actual[~bad], candidate[~bad], floor) <= tol
+
+
+def fitting(diagnoses, actual, tol, floor, nonfinite=False, expected=None, expected_tol=0.0):
+    """The causes of `diagnoses` ((cause, candidate) pairs) whose candidate matches `actual`.
+    A candidate that is itself right for this input (within `expected_tol` of `expected`)
+    explains nothing and is left out."""
+    causes = []
+    for cause, candidate in diagnoses:
+        if callable(candidate):
+            try:
+                candidate = candidate()
+            except Exception:  # a diagnosis that does not apply to this input
+                candidate = None
+        if (candidate is not None and cause not in causes
+                and _matches(actual, candidate, tol, floor, nonfinite)
+                and not (expected is not None
+                         and _matches(expected, candidate, expected_tol, floor))):
+            causes.append(cause)
+    return causes
+
+
+def failed(lines, causes):
+    """CheckFailed with the message `lines` + a "likely cause" line per cause, keys as data."""
+    lines = list(lines) + [f"  likely cause: {c}" for c in causes]
+    return CheckFailed("\n".join(lines), diagnoses=list(dict.fromkeys(key_of(c) for c in causes)))
 
 
 def generic_causes(actual, expected, bad, tol, floor):
     """Likely causes that need nothing but the two arrays and where they differ."""
     causes = []
     if not np.any(actual) and np.any(expected):
-        causes.append("your result is all zeros: is the array filled in (or returned) at all?")
+        causes.append(Cause("generic.all_zeros", "your result is all zeros: is the array "
+                            "filled in (or returned) at all?"))
         return causes
     if _matches(actual, -expected, tol, floor):
-        causes.append("your result is the expected one with the sign flipped.")
+        causes.append(Cause("generic.sign_flipped",
+                            "your result is the expected one with the sign flipped."))
     if actual.ndim >= 2 and actual.shape[-1] == actual.shape[-2] and actual.shape[-1] > 1:
         if _matches(actual, np.swapaxes(expected, -1, -2), tol, floor):
-            causes.append("your result is the expected one transposed over the last two axes "
-                          "(height and width swapped?).")
+            causes.append(Cause("generic.transposed_hw", "your result is the expected one "
+                                "transposed over the last two axes (height and width swapped?)."))
     denom = float(np.sum(expected * expected))
     if denom > 0 and not causes and actual.size >= 3:   # any two numbers differ by a factor
         k = float(np.sum(actual * expected)) / denom
         if abs(k - 1) > 1e-3 and abs(k) > 1e-12 and _matches(actual, k * expected, tol, floor):
-            causes.append(f"your result is the expected one times {fmt(k)}: a missing or extra "
-                          f"constant factor (an average vs a sum?).")
+            causes.append(Cause("generic.constant_factor", f"your result is the expected one "
+                                f"times {fmt(k)}: a missing or extra constant factor (an "
+                                f"average vs a sum?)."))
     if actual.ndim == 4 and not causes and bad.any():
         H, W = actual.shape[2:]
         rows, cols = np.nonzero(bad.any(axis=(0, 1)))
         if H > 2 and W > 2:
             border = (rows == 0) | (rows == H - 1) | (cols == 0) | (cols == W - 1)
             if border.all():
-                causes.append("only positions at the border of the output are wrong: check the "
-                              "zero padding (both sides, the right amount) and the windows at the "
-                              "edges.")
+                causes.append(Cause("generic.border_only", "only positions at the border of "
+                                    "the output are wrong: check the zero padding (both sides, "
+                                    "the right amount) and the windows at the edges."))
         if bad.any(axis=(0, 2, 3)).sum() < bad.shape[1] and not causes:
             wrong = np.nonzero(bad.any(axis=(0, 2, 3)))[0]
             if len(wrong) <= 3:
-                causes.append(f"only channel(s) {', '.join(str(int(c)) for c in wrong)} of axis 1 "
-                              f"are wrong.")
+                causes.append(Cause("generic.few_channels", f"only channel(s) "
+                                    f"{', '.join(str(int(c)) for c in wrong)} of axis 1 are "
+                                    f"wrong."))
     return causes
 
 
@@ -174,6 +216,7 @@ def assert_close(actual, expected, *, what, inputs="", tol, floor=NOTEBOOK_FLOOR
                  array, or a no-argument callable returning one or None); the causes whose
                  candidate matches `actual` are reported
     shape_hints: (cause, shape) pairs reported when `actual` has that (wrong) shape
+    The causes are grader.diagnoses.Cause objects: CheckFailed.diagnoses carries their keys.
     """
     expected = np.asarray(expected, dtype=np.float64)
     actual = as_array(actual, what)
@@ -185,19 +228,20 @@ def assert_close(actual, expected, *, what, inputs="", tol, floor=NOTEBOOK_FLOOR
                  + where]
         hints = [cause for cause, shape in shape_hints if tuple(shape) == tuple(actual.shape)]
         if not hints and actual.shape == expected.shape[::-1] and actual.ndim > 1:
-            hints.append("the axes are in reverse order.")
+            hints.append(Cause("generic.reversed_axes", "the axes are in reverse order."))
         if not hints and actual.size == expected.size:
-            hints.append("the number of elements is right: a reshape or transpose is off.")
-        lines += [f"  likely cause: {h}" for h in hints]
-        raise CheckFailed("\n".join(lines))
+            hints.append(Cause("generic.reshape_off", "the number of elements is right: a "
+                               "reshape or transpose is off."))
+        raise failed(lines, hints)
     actual = actual.astype(np.float64)
     finite = np.isfinite(actual)
     if not finite.all():
         bad_at = np.unravel_index(int(np.argmin(finite.reshape(-1))), actual.shape)
-        raise CheckFailed(
-            f"{what}: {int((~finite).sum())} of {actual.size} elements are NaN or infinite "
-            f"(first at index {fmt_index(bad_at)})." + where + "\n  likely cause: an overflow "
-            "(exp of a large number?), a division by zero, or an uninitialized array (np.empty).")
+        causes = fitting(diagnoses, actual, max(tol * 10, 1e-6), floor, nonfinite=True) or [
+            Cause("generic.not_finite", "an overflow (exp of a large number?), a division by "
+                  "zero, or an uninitialized array (np.empty).")]
+        raise failed([f"{what}: {int((~finite).sum())} of {actual.size} elements are NaN or "
+                      f"infinite (first at index {fmt_index(bad_at)})." + where], causes)
     with np.errstate(invalid="ignore", over="ignore"):
         err = np.abs(actual - expected) / np.maximum(floor, np.abs(actual) + np.abs(expected))
     worst_err = float(err.max()) if err.size else 0.0
@@ -217,19 +261,11 @@ def assert_close(actual, expected, *, what, inputs="", tol, floor=NOTEBOOK_FLOOR
         "  (relative error as the notebook's rel_error: max |x-y| / max("
         f"{fmt(floor)}, |x|+|y|))",
     ]
-    causes = []
-    for cause, candidate in diagnoses:
-        if callable(candidate):
-            try:
-                candidate = candidate()
-            except Exception:  # a diagnosis that does not apply to this input
-                candidate = None
-        if candidate is not None and _matches(actual, candidate, max(tol * 10, 1e-6), floor):
-            causes.append(cause)
+    causes = fitting(diagnoses, actual, max(tol * 10, 1e-6), floor, expected=expected,
+                     expected_tol=tol)
     if not causes:
         causes = generic_causes(actual, expected, bad, max(tol * 10, 1e-6), floor)
-    lines += [f"  likely cause: {c}" for c in causes]
-    raise CheckFailed("\n".join(lines))
+    raise failed(lines, causes)
 
 
 def assert_scalar_close(actual, expected, *, what, inputs="", tol, floor=NOTEBOOK_FLOOR,

@@ -309,12 +309,26 @@ def failure_text(exc):
     """(full message, student's prints) for a student-caused failure; never a grader traceback."""
     if _is_student_error(exc):
         message = getattr(exc, "message", "") or str(exc)
+        message += "".join(f"\n  likely cause: {c}" for c in getattr(exc, "causes", ()))
         detail = getattr(exc, "detail", "")
         text = f"{message}\n\n{detail}".rstrip() if detail else message
         return text, getattr(exc, "output", "") or ""
     if isinstance(exc, pytest.fail.Exception):
         return exc.msg, ""
     return str(exc).strip() or f"{type(exc).__name__} (the check gave no message)", ""
+
+
+def failure_data(exc):
+    """(failure kind, diagnosis keys) of a student-caused failure, for results.json:
+    "value" (a check's comparison or assertion), "fail" (pytest.fail, e.g. a missing file) or
+    the StudentError kind (timeout, crash, exception, ...)."""
+    from grader.diagnoses import key_of
+    if _is_student_error(exc):
+        return (str(getattr(exc, "kind", "") or "exception"),
+                [key_of(c) for c in getattr(exc, "causes", ())])
+    if isinstance(exc, pytest.fail.Exception):
+        return "fail", []
+    return "value", [str(k) for k in getattr(exc, "diagnoses", ())]
 
 
 def _skip_reason(test_report):
@@ -343,8 +357,10 @@ def _record_failure(state, item_result, excinfo, traceback_text):
         item_result.reason = report.one_line(message) or type(exc).__name__
         item_result.message = message
         item_result.student_output = "\n".join(x for x in (output, printed) if x.strip())
+        item_result.failure, item_result.diagnoses = failure_data(exc)
         return True
     item_result.internal = True
+    item_result.failure = "internal"
     item_result.reason = f"{report.INTERNAL_ERROR}: {type(exc).__name__}: {report.one_line(str(exc))}"
     item_result.message = (f"{report.INTERNAL_ERROR}: a bug in the grader, not in your code; "
                            f"course staff will look into it.\n\n{traceback_text}")
@@ -488,6 +504,18 @@ def _run_notes(state, visible_only=False):
                                     for n in state.notes]
 
 
+def _loader_data(state):
+    """What the loader found, as data (the class report lists submissions with nothing usable)."""
+    sub = state.submission
+    if sub is None:
+        return {}
+    try:
+        return {"loader": {"usable": [str(n) for n in sub.usable],
+                           "summary": _submission_summary(state)}}
+    except Exception:
+        return {}
+
+
 def _write_results(config, provisional=False):
     """Write results.json (if asked for); never raises, falls back to a minimal file."""
     state = _state(config)
@@ -512,7 +540,8 @@ def _write_results(config, provisional=False):
                 extra_data={"submission": str(state.submission_path),
                             "sections": {key: [round(earned, 4), round(possible, 4)]
                                          for key, _, earned, possible, _
-                                         in report.section_rows(results, settings.SECTIONS)}},
+                                         in report.section_rows(results, settings.SECTIONS)},
+                            **_loader_data(state)},
             )
         report.write_json_atomic(state.results_path, data)
     except Exception:

@@ -35,6 +35,8 @@ class ItemResult:
     student_output: str = ""
     internal: bool = False  # failed because of a bug in grader code, not the student's
     credit: float = 1.0     # part of the weight a passed item earns (grader/policy.py: shape slips)
+    failure: str = ""     # why it failed: value | fail | internal | a StudentError kind
+    diagnoses: list = field(default_factory=list)  # keys of the likely causes (grader.diagnoses)
 
     @property
     def name(self):
@@ -259,6 +261,10 @@ def results_json(results, *, output, execution_time, output_limit, extra_data=No
             "tags": [str(t) for t in r.tags],
             "extra_data": {"nodeid": r.nodeid, "outcome": r.outcome},
         }
+        if r.failure:
+            test["extra_data"]["failure"] = r.failure
+        if r.diagnoses:
+            test["extra_data"]["diagnoses"] = [str(k) for k in r.diagnoses]
         if r.outcome in (PASSED, FAILED, ERROR):
             test["status"] = "passed" if r.outcome == PASSED and not r.partial else "failed"
         if r.number:

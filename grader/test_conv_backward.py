@@ -2,6 +2,7 @@
 from grader import diagnoses as bugs
 from grader.cases import check
 from grader.checking import run_backward_check
+from grader.diagnoses import Cause
 
 
 def conv_grad_candidates(x, w, dout, stride, pad, g, expected):
@@ -10,21 +11,39 @@ def conv_grad_candidates(x, w, dout, stride, pad, g, expected):
     out = []
     if s > 1 and g in ("x", "w"):
         k = 0 if g == "x" else 1
-        out.append((f"stride not applied in d{g}: the windows start at (i, j) instead of "
-                    f"(i * stride, j * stride)",
+        key = "conv_backward.dx_no_stride" if g == "x" else "conv_backward.dw_no_stride"
+        out.append((Cause(key,
+                          f"stride not applied in d{g}: the windows start at (i, j) instead of "
+                          f"(i * stride, j * stride)"),
                     lambda: bugs.conv_backward(x, w, dout, s, pad, window_stride=1)[k]))
     if g == "w":
-        out.append(("dw is flipped in both spatial axes", lambda: expected[:, :, ::-1, ::-1]))
+        out.append((Cause("conv_backward.dw_flipped", "dw is flipped in both spatial axes"),
+                    lambda: expected[:, :, ::-1, ::-1]))
+        out.append((Cause("conv_backward.dw_overwrite",
+                          "dw holds only the last window's contribution: = instead of += when "
+                          "adding up the windows"),
+                    lambda: bugs.conv_dw_last_window(x, w, dout, s, pad)))
     if g == "x":
-        out.append(("dx uses flipped filters",
+        out.append((Cause("conv_backward.dx_flipped_filters", "dx uses flipped filters"),
                     lambda: bugs.conv_backward(x, w[:, :, ::-1, ::-1], dout, s, pad)[0]))
+        HH, WW = w.shape[2:]
+        if s < max(HH, WW):   # windows overlap: = and += differ
+            overwrite = Cause("conv_backward.dx_overwrite",
+                              "where windows overlap, a later window overwrites dx instead of "
+                              "adding to it (use += into dx_pad)")
+            out.append((overwrite, lambda: bugs.conv_dx_overwrite(x, w, dout, s, pad)))
+            out.append((overwrite, lambda: bugs.conv_dx_overwrite(x, w, dout, s, pad,
+                                                                  last_filter=True)))
         if pad:
             H, W = x.shape[2:]
             full = lambda: bugs.conv_backward(x, w, dout, s, pad, keep_padding=True)[0]  # noqa: E731
-            out.append(("the padding is cut from one side of dx only (bottom/right); cut pad "
-                        "rows/columns from every side", lambda: full()[:, :, :H, :W]))
-            out.append(("the padding is cut from one side of dx only (top/left); cut pad "
-                        "rows/columns from every side", lambda: full()[:, :, 2 * pad:, 2 * pad:]))
+            out.append((Cause("conv_backward.crop_one_side",
+                              "the padding is cut from one side of dx only (bottom/right); cut "
+                              "pad rows/columns from every side"), lambda: full()[:, :, :H, :W]))
+            out.append((Cause("conv_backward.crop_one_side",
+                              "the padding is cut from one side of dx only (top/left); cut pad "
+                              "rows/columns from every side"),
+                        lambda: full()[:, :, 2 * pad:, 2 * pad:]))
     return out
 
 
@@ -33,8 +52,15 @@ def conv_grad_shapes(case, fx, g):
     pad = case.params["conv_param"]["pad"]
     N, C, H, W = fx.inputs["x"].shape
     if g == "x" and pad:
-        return [("dx still includes the zero padding: cut pad rows/columns off every side",
+        return [(Cause("conv_backward.dx_keeps_padding",
+                       "dx still includes the zero padding: cut pad rows/columns off every side"),
                  (N, C, H + 2 * pad, W + 2 * pad))]
+    if g == "x":
+        empty = Cause("conv_backward.pad0_empty_crop",
+                      "with pad = 0, dx_pad[:, :, pad:-pad, pad:-pad] is empty: -0 is 0, so the "
+                      "slice pad:-pad is 0:0. Cut with pad:pad + H and pad:pad + W (or skip the "
+                      "cut when pad == 0)")
+        return [(empty, shape) for shape in ((N, C, 0, 0), (N, C, 0, W), (N, C, H, 0))]
     return []
 
 

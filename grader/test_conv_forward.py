@@ -5,6 +5,7 @@ from grader import diagnoses as bugs
 from grader.cases import CONV_FORWARD, check
 from grader.checking import check_forward, short
 from grader.compare import assert_close, describe, unpack
+from grader.diagnoses import Cause
 from grader.plugin import require_file
 
 
@@ -18,17 +19,21 @@ def conv_mistakes(case, fx):
 def conv_candidates(x, w, b, s, pad, expected):
     """(cause, candidate output) of known conv forward mistakes."""
     out = [
-        ("the bias b is not added", lambda: expected - b.reshape(1, -1, 1, 1)),
-        ("the filters are flipped (true convolution): CNN layers compute a cross-correlation, "
-         "w is used as it is", lambda: bugs.conv(x, w[:, :, ::-1, ::-1], b, s, pad)),
+        (Cause("conv_forward.no_bias", "the bias b is not added"),
+         lambda: expected - b.reshape(1, -1, 1, 1)),
+        (Cause("conv_forward.flipped_kernel", "the filters are flipped (true convolution): CNN "
+               "layers compute a cross-correlation, w is used as it is"),
+         lambda: bugs.conv(x, w[:, :, ::-1, ::-1], b, s, pad)),
     ]
     if pad:
         for before, side in ((False, "bottom/right"), (True, "top/left")):
-            out.append((f"the zero padding is all on one side ({2 * pad} rows/columns at the "
-                        f"{side}); pad {pad} on every side",
+            out.append((Cause("conv_forward.pad_one_side",
+                              f"the zero padding is all on one side ({2 * pad} rows/columns at "
+                              f"the {side}); pad {pad} on every side"),
                         lambda before=before: bugs.conv_one_side(x, w, b, s, pad, before)))
     if s > 1:
-        out.append(("the windows start at (i, j) instead of (i * stride, j * stride)",
+        out.append((Cause("conv_forward.no_stride",
+                          "the windows start at (i, j) instead of (i * stride, j * stride)"),
                     lambda: bugs.conv(x, w, b, s, pad, window_stride=1)))
     return out
 
@@ -39,12 +44,16 @@ def conv_shape_hints(case, fx):
     F, _, HH, WW = fx.inputs["w"].shape
     p = case.params["conv_param"]
     s, pad = p["stride"], p["pad"]
-    hints = [("the stride is ignored in the output size", (N, F, H + 2 * pad - HH + 1, W + 2 * pad - WW + 1)),
-             ("the padding is left out of the output size", (N, F, 1 + (H - HH) // s, 1 + (W - WW) // s)),
-             ("the padding is counted once instead of on both sides",
+    hints = [(Cause("conv_forward.size_no_stride", "the stride is ignored in the output size"),
+              (N, F, H + 2 * pad - HH + 1, W + 2 * pad - WW + 1)),
+             (Cause("conv_forward.size_no_pad", "the padding is left out of the output size"),
+              (N, F, 1 + (H - HH) // s, 1 + (W - WW) // s)),
+             (Cause("conv_forward.size_pad_once",
+                    "the padding is counted once instead of on both sides"),
               (N, F, 1 + (H + pad - HH) // s, 1 + (W + pad - WW) // s))]
     if HH != WW:
-        hints.append(("the filter height and width are swapped",
+        hints.append((Cause("conv_forward.size_kernel_swapped",
+                            "the filter height and width are swapped"),
                       (N, F, 1 + (H + 2 * pad - WW) // s, 1 + (W + 2 * pad - HH) // s)))
     return [(c, sh) for c, sh in hints if sh != fx.expected["out"].shape]
 
@@ -80,10 +89,13 @@ def test_images(worker, submission, record_property):
                 f"edges [[1, 2, 1], [0, 0, 0], [-1, -2, -1]] of the blue channel + 128]")
     assert_close(out, expected, what="conv_forward_naive on the image-processing cell",
                  inputs=inputs, tol=config.TOL_FLOAT64,
-                 diagnoses=[("the filters are flipped (true convolution): the edge image comes "
-                             "out negated around 128; use w as it is (cross-correlation)",
+                 diagnoses=[(Cause("conv_forward.flipped_kernel",
+                                   "the filters are flipped (true convolution): the edge image "
+                                   "comes out negated around 128; use w as it is "
+                                   "(cross-correlation)"),
                              lambda: bugs.conv(x, w[:, :, ::-1, ::-1], b, 1, 1)),
-                            ("the bias b is not added (the edge image lacks its +128)",
+                            (Cause("conv_forward.no_bias",
+                                   "the bias b is not added (the edge image lacks its +128)"),
                              expected - b.reshape(1, -1, 1, 1))],
                  reference="grayscale / edge images computed directly from their definitions")
     record_property("output", f"Checked on {source} ({config.IMAGE_SIZE}x{config.IMAGE_SIZE}).")

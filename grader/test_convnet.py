@@ -14,6 +14,7 @@ from grader.cases import CONVNET, NET_PARAMS, check, net_inputs
 from grader.checking import compare_numeric, depends_on
 from grader.compare import (
     CheckFailed, as_array, as_scalar, assert_close, assert_scalar_close, fmt, unpack)
+from grader.diagnoses import Cause
 from grader.fixtures import load_fixture
 from grader.numgrad import numeric_gradient_item, sample_indices
 from grader.plugin import require_file
@@ -198,10 +199,14 @@ def test_reg_loss(worker, submission):
         inputs=f"a small float64 net with the same parameters (set by the grader, non-zero "
                f"biases), X {X.shape}; 0.5 * reg * sum of squared weights = {fmt(expected)}",
         tol=1e-7,
-        diagnoses=[("the 0.5 factor is missing: use 0.5 * reg * sum(W ** 2)", 2 * expected),
-                   ("the biases are regularized too; only W1, W2 and W3 are", everything),
-                   ("the regularization is not added to the loss", 0.0)]
-        + [(f"only {p} is regularized", 0.5 * reg * squares[p]) for p in ("W1", "W2", "W3")],
+        diagnoses=[(Cause("convnet.reg_no_half",
+                          "the 0.5 factor is missing: use 0.5 * reg * sum(W ** 2)"), 2 * expected),
+                   (Cause("convnet.reg_biases",
+                          "the biases are regularized too; only W1, W2 and W3 are"), everything),
+                   (Cause("convnet.reg_missing", "the regularization is not added to the loss"),
+                    0.0)]
+        + [(Cause("convnet.reg_one_layer", f"only {p} is regularized"), 0.5 * reg * squares[p])
+           for p in ("W1", "W2", "W3")],
         reference="0.5 * reg * (sum(W1**2) + sum(W2**2) + sum(W3**2))")
 
 
@@ -216,9 +221,13 @@ def reg_loss_mistakes(case, fx):
     weights = 0.5 * reg * (sq["W1"] + sq["W2"] + sq["W3"])
     biases = 0.5 * reg * (sq["b1"] + sq["b2"] + sq["b3"])
     e = float(fx.expected["loss"])
-    return [("the regularization 0.5 * reg * sum(W ** 2) is not added to the loss", e - weights),
-            ("the 0.5 factor of the regularization is missing", e + weights),
-            ("the biases are regularized too; only W1, W2 and W3 are", e + biases)]
+    return [(Cause("convnet.reg_missing",
+                   "the regularization 0.5 * reg * sum(W ** 2) is not added to the loss"),
+             e - weights),
+            (Cause("convnet.reg_no_half", "the 0.5 factor of the regularization is missing"),
+             e + weights),
+            (Cause("convnet.reg_biases", "the biases are regularized too; only W1, W2 and W3 "
+                   "are"), e + biases)]
 
 
 def check_scores(worker, case, fx, model):
@@ -241,11 +250,13 @@ def check_gradients(worker, case, fx, model):
     for p in NET_PARAMS:
         expected = fx.expected[f"grad.{p}"]
         if p.startswith("W"):
-            diag = [("the regularization gradient reg * W is missing",
+            diag = [(Cause("convnet.reg_grad_missing",
+                           "the regularization gradient reg * W is missing"),
                      expected - reg * fx.inputs[p])]
         else:
-            diag = [("the biases are regularized too (their gradient has reg * b); only W1, W2 "
-                     "and W3 are", expected + reg * fx.inputs[p])]
+            diag = [(Cause("convnet.reg_grad_biases",
+                           "the biases are regularized too (their gradient has reg * b); only "
+                           "W1, W2 and W3 are"), expected + reg * fx.inputs[p])]
         assert_close(grads[p], expected, what=f"ThreeLayerConvNet.loss(X, y): grads['{p}']",
                      inputs=text, tol=case.tol, diagnoses=diag)
     loss = float(np.asarray(loss, dtype=np.float64).reshape(-1)[0])

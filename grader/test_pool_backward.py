@@ -2,6 +2,7 @@
 from grader import diagnoses as bugs
 from grader.cases import check
 from grader.checking import run_backward_check
+from grader.diagnoses import Cause
 
 
 def pool_grad_mistakes(case, fx, g):
@@ -12,21 +13,30 @@ def pool_grad_mistakes(case, fx, g):
 
 def pool_grad_candidates(x, dout, ph, pw, s):
     """(cause, candidate dx) of known max-pool backward mistakes."""
-    out = [("the upstream gradient is spread evenly over each window (average-pool backward); "
-            "max pooling sends it only to the maximum",
+    out = [(Cause("pool_backward.spread_average",
+                  "the upstream gradient is spread evenly over each window (average-pool "
+                  "backward); max pooling sends it only to the maximum"),
             lambda: bugs.max_pool_backward(x, dout, ph, pw, s, spread=True)),
-           ("the whole upstream gradient goes to every position of each window; max pooling "
-            "sends it only to the maximum",
+           (Cause("pool_backward.spread_whole",
+                  "the whole upstream gradient goes to every position of each window; max "
+                  "pooling sends it only to the maximum"),
             lambda: bugs.max_pool_backward(x, dout, ph, pw, s, spread=True) * (ph * pw)),
-           ("dx marks the maxima with 1 instead of passing the upstream gradient",
+           (Cause("pool_backward.mask_only",
+                  "dx marks the maxima with 1 instead of passing the upstream gradient"),
             lambda: bugs.max_pool_backward(x, dout * 0 + 1, ph, pw, s))]
     if (ph, pw) != (s, s):
-        out.append(("the windows are placed as if the stride were the window size",
+        out.append((Cause("pool_backward.stride_is_window",
+                          "the windows are placed as if the stride were the window size"),
                     lambda: bugs.max_pool_backward(x, dout, ph, pw, s, steps=(ph, pw))))
     if s < max(ph, pw):
-        out.append(("where windows overlap, a later window overwrites the gradient instead of "
-                    "adding to it (use +=)",
-                    lambda: bugs.max_pool_backward(x, dout, ph, pw, s, accumulate=False)))
+        overwrite = Cause("pool_backward.overwrite",
+                          "where windows overlap, a later window overwrites the gradient "
+                          "instead of adding to it (use +=)")
+        out.append((overwrite, lambda: bugs.max_pool_backward(x, dout, ph, pw, s,
+                                                              accumulate=False)))
+        out.append((overwrite, lambda: bugs.max_pool_backward(x, dout, ph, pw, s,
+                                                              accumulate=False,
+                                                              whole_window=True)))
     return out
 
 

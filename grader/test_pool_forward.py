@@ -4,6 +4,7 @@ import numpy as np
 from grader import diagnoses as bugs
 from grader.cases import check
 from grader.checking import check_forward
+from grader.diagnoses import Cause
 from grader.fixtures import load_fixture
 from grader.plugin import require_file
 
@@ -18,12 +19,15 @@ def pool_mistakes(case, fx):
 def pool_candidates(x, ph, pw, s, expected):
     """(cause, candidate output) of known max-pool forward mistakes."""
     return [
-        ("average pooling instead of max pooling", lambda: bugs.avg_pool(x, ph, pw, s)),
-        ("the minimum of each window instead of the maximum",
+        (Cause("pool_forward.average", "average pooling instead of max pooling"),
+         lambda: bugs.avg_pool(x, ph, pw, s)),
+        (Cause("pool_forward.minimum", "the minimum of each window instead of the maximum"),
          lambda: bugs.pool_windows(x, ph, pw, s).min(axis=-1)),
-        ("negative maxima come out as 0: the running maximum starts at 0 instead of the first "
-         "value of the window (or -inf)", lambda: np.maximum(expected, 0)),
-        ("pool_height and pool_width are swapped (their output size agrees here)",
+        (Cause("pool_forward.max_from_zero", "negative maxima come out as 0: the running "
+               "maximum starts at 0 instead of the first value of the window (or -inf)"),
+         lambda: np.maximum(expected, 0)),
+        (Cause("pool_forward.hw_swapped",
+               "pool_height and pool_width are swapped (their output size agrees here)"),
          lambda: bugs.max_pool(x, pw, ph, s)),
     ]
 
@@ -32,11 +36,16 @@ def pool_shape_hints(case, fx):
     N, C, H, W = fx.inputs["x"].shape
     p = case.params["pool_param"]
     ph, pw, s = p["pool_height"], p["pool_width"], p["stride"]
-    hints = [("the stride is ignored in the output size (stride 1 used)", (N, C, H - ph + 1, W - pw + 1)),
-             ("the output size uses the window size as the stride",
+    hints = [(Cause("pool_forward.size_no_stride",
+                    "the stride is ignored in the output size (stride 1 used)"),
+              (N, C, H - ph + 1, W - pw + 1)),
+             (Cause("pool_forward.size_window_stride",
+                    "the output size uses the window size as the stride"),
               (N, C, 1 + (H - ph) // ph, 1 + (W - pw) // pw)),
-             ("the output size is H // stride, W // stride", (N, C, H // s, W // s)),
-             ("pool_height and pool_width are swapped", (N, C, 1 + (H - pw) // s, 1 + (W - ph) // s))]
+             (Cause("pool_forward.size_floor_div", "the output size is H // stride, W // stride"),
+              (N, C, H // s, W // s)),
+             (Cause("pool_forward.hw_swapped", "pool_height and pool_width are swapped"),
+              (N, C, 1 + (H - pw) // s, 1 + (W - ph) // s))]
     return [(c, sh) for c, sh in hints if sh != fx.expected["out"].shape]
 
 

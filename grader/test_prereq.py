@@ -3,41 +3,54 @@
 from grader import diagnoses as bugs
 from grader.cases import check
 from grader.checking import check_backward, check_forward, check_loss_case
+from grader.diagnoses import Cause
 from grader.plugin import require_file
 
 
 def batchnorm_mistakes(case, fx):
-    """Train-mode batchnorm (N, D) with the statistics or eps handled wrongly."""
+    """Batchnorm (N, D) with the statistics, eps or gamma/beta handled wrongly."""
     x, gamma, beta = fx.inputs["x"], fx.inputs["gamma"], fx.inputs["beta"]
-    bn = case.params["bn_param"]
+    bn = resolved_bn_param(case, fx)
     eps = bn.get("eps", 1e-5)
     if bn["mode"] == "test":
-        return [("test mode normalizes with the batch's own mean and variance; it must use "
-                 "bn_param['running_mean'] and bn_param['running_var']",
-                 bugs.scale_shift(bugs.normalize(x, (0,), eps), gamma, beta))]
+        return bugs.batchnorm_test_variants(x, gamma, beta, bn)
     return [
-        ("statistics over the features of each example (axis 1): batchnorm uses axis 0",
+        (Cause("batchnorm.stats_axis1", "statistics over the features of each example (axis "
+               "1): batchnorm uses axis 0"),
          bugs.scale_shift(bugs.normalize(x, (1,), eps), gamma, beta)),
-        ("the variance is the unbiased one (ddof=1): batchnorm uses the biased variance",
+        (Cause("batchnorm.unbiased_var", "the variance is the unbiased one (ddof=1): batchnorm "
+               "uses the biased variance"),
          bugs.scale_shift(bugs.normalize(x, (0,), eps, ddof=1), gamma, beta)),
-        ("eps is added to the standard deviation instead of the variance",
-         bugs.scale_shift(bugs.normalize(x, (0,), eps, eps_outside=True), gamma, beta)),
-        ("gamma and beta are swapped", bugs.scale_shift(bugs.normalize(x, (0,), eps), beta, gamma)),
+        (Cause("batchnorm.eps_outside", "eps is added to the standard deviation instead of the "
+               "variance"), bugs.scale_shift(bugs.normalize(x, (0,), eps, eps_outside=True),
+                                            gamma, beta)),
+        (Cause("batchnorm.gamma_beta_swapped", "gamma and beta are swapped"),
+         bugs.scale_shift(bugs.normalize(x, (0,), eps), beta, gamma)),
+        (Cause("batchnorm.no_scale_shift", "gamma and beta are not applied: the output is "
+               "gamma * x_hat + beta"), bugs.normalize(x, (0,), eps)),
     ]
+
+
+def resolved_bn_param(case, fx):
+    """The case's bn_param with its '@input' references resolved (running averages)."""
+    from grader.cases import resolve
+    return resolve(case.params["bn_param"], fx.inputs)
 
 
 def batchnorm_grad_mistakes(case, fx, g):
     if g != "x":
         return []
-    return [("dx treats the batch mean and variance as constants; they depend on every x",
+    return [(Cause("batchnorm_backward.constant_stats",
+                   "dx treats the batch mean and variance as constants; they depend on every x"),
              bugs.batchnorm_dx_constant_stats(fx.inputs["x"], fx.inputs["gamma"], fx.dout, (0,),
                                               case.params["bn_param"].get("eps", 1e-5)))]
 
 
 def softmax_mistakes(case, fx):
     n = len(fx.inputs["y"])
-    return [(f"the loss is summed over the {n} examples instead of averaged",
-             n * fx.expected["loss"])]
+    return [(Cause("softmax_loss.summed",
+                   f"the loss is summed over the {n} examples instead of averaged"),
+             n * fx.expected["loss"])] + bugs.softmax_unshifted(fx.inputs["x"], fx.inputs["y"])
 
 
 @check("prereq.affine_forward", "affine_forward")

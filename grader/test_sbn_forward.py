@@ -2,7 +2,7 @@
 import numpy as np
 
 from grader import diagnoses as bugs
-from grader.cases import SBN_FORWARD, check
+from grader.cases import SBN_FORWARD, check, resolve
 from grader.checking import call_forward, case_inputs_text, check_state, check_twin, short
 from grader.compare import CheckFailed, assert_close, floor_for, unpack
 from grader.fixtures import load_fixture
@@ -10,12 +10,12 @@ from grader.plugin import require_file
 
 
 def sbn_mistakes(case, x, gamma, beta, bn_param):
+    """Known spatial batchnorm mistakes; bn_param with its running averages as arrays."""
     eps = bn_param.get("eps", 1e-5)
+    layouts = bugs.spatial_bn_layouts(x, gamma, beta, bn_param)
     if bn_param["mode"] == "test":
-        return [("test mode normalizes with the batch's own statistics; it must use "
-                 "bn_param['running_mean'] and bn_param['running_var']",
-                 lambda: bugs.scale_shift(bugs.normalize(x, (0, 2, 3), eps), gamma, beta))]
-    return bugs.spatial_bn_variants(x, gamma, beta, eps)
+        return bugs.batchnorm_test_variants(x, gamma, beta, bn_param) + layouts
+    return bugs.spatial_bn_variants(x, gamma, beta, eps) + layouts
 
 
 def channel_stats(out):
@@ -33,7 +33,7 @@ def check_sbn(worker, case):
     text = case_inputs_text(case, fx.inputs)
     out, _, after = call_forward(worker, case, fx.inputs)
     expected = fx.expected["out"]
-    bn_param = case.params["bn_param"]
+    bn_param = resolve(case.params["bn_param"], fx.inputs)
     try:
         assert_close(out, expected, what=f"{short(case.function)} output", inputs=text,
                      tol=case.tol, floor=floor_for(expected, case.floor_rel),
@@ -41,7 +41,8 @@ def check_sbn(worker, case):
                                             fx.inputs["beta"], bn_param))
     except CheckFailed as e:
         if bn_param["mode"] == "train":
-            raise CheckFailed(str(e) + channel_stats(out) + " (expected: beta and about gamma)") from None
+            raise CheckFailed(str(e) + channel_stats(out) + " (expected: beta and about gamma)",
+                              diagnoses=e.diagnoses) from None
         raise
     if case.state:
         check_state(case, after, fx, text)
@@ -75,7 +76,10 @@ def test_notebook_test(case, worker, submission):
                               f"training mode (the running averages must be kept there).")
         assert_close(bn_param[key], fx.expected[f"state.{key}"],
                      what=f"bn_param['{key}'] after the 50 training batches", inputs=text,
-                     tol=case.tol)
+                     tol=case.tol,
+                     diagnoses=bugs.running_average_layouts(
+                         fx.inputs["x_train"], case.params["bn_param"].get("momentum", 0.9),
+                         key))
     bn_param["mode"] = "test"
     out, _ = unpack(worker.call(SBN_FORWARD, fx.inputs["x"], gamma, beta, bn_param),
                     ("out", "cache"), "spatial_batchnorm_forward")

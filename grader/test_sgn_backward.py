@@ -1,10 +1,19 @@
 """Section 11: spatial group normalization, backward pass."""
+from grader import diagnoses as bugs
 from grader.cases import check
 from grader.checking import run_backward_check
 
 
+def sgn_grad_mistakes(case, fx, g):
+    if g != "x":
+        return []
+    return bugs.group_norm_backward_variants(fx.inputs["x"], fx.inputs["gamma"], fx.dout,
+                                             case.params["G"],
+                                             case.params["gn_param"].get("eps", 1e-5))
+
+
 def _check(worker, submission, case, record_property):
-    run_backward_check(worker, submission, case, record_property)
+    run_backward_check(worker, submission, case, record_property, diagnoses=sgn_grad_mistakes)
 
 
 @check("sgn_backward.basic", "spatial_groupnorm_backward")

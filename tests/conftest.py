@@ -87,3 +87,11 @@ def set_threads(monkeypatch):
     monkeypatch.delenv("CS260_THREADS", raising=False)
     for parallel in used:
         parallel._forget_threads()
+
+
+@pytest.fixture(scope="session")
+def class_batch(tmp_path_factory):
+    """A class of 43 submissions (tests/classbatch.py) graded once by grade-all: the
+    realistic-bug corpus, some mutants, correct and broken submissions."""
+    from classbatch import grade_class
+    return grade_class(tmp_path_factory.mktemp("class"))

@@ -11,7 +11,8 @@ from grader import __main__ as cli
 from grading import validate_results
 
 REPO = Path(__file__).resolve().parents[1]
-COMMANDS = ["fixtures", "make-starter", "gradescope-zip", "student-release", "grade", "grade-all"]
+COMMANDS = ["fixtures", "make-starter", "gradescope-zip", "student-release", "grade", "grade-all",
+            "report"]
 
 
 def run_cli(*args):
@@ -79,6 +80,17 @@ def test_delegation(monkeypatch):
     assert cmd[cmd.index("--submission") + 1] == str(Path("sub").resolve())
     assert cmd[cmd.index("--results-json") + 1] == str(Path("r.json").resolve())
     assert cmd[-2:] == ["-k", "conv"]
+
+
+def test_report_delegation(monkeypatch):
+    from grader import batch, classreport
+    calls = []
+    monkeypatch.setattr(classreport, "run", lambda a: calls.append((a.results, a.out, a.names)) or 0)
+    monkeypatch.setattr(batch, "run", lambda a: calls.append(("all", a.report)) or 0)
+    assert cli.main(["report", "g1", "g2", "--out", "r", "--names"]) == 0
+    assert cli.main(["report", "--out", "r"]) == 0
+    assert cli.main(["grade-all", "subs", "--out", "o", "--report"]) == 0
+    assert calls == [(["g1", "g2"], "r", True), (["."], "r", False), ("all", True)]
 
 
 def test_grade_runs_pytest_grader(tmp_path):

@@ -1,0 +1,406 @@
+"""A corpus of realistic student mistakes, each with the diagnosis the grader must give.
+
+Written for this project (no student's code): the mistakes that recur in real submissions of
+this homework (conv backward broken at pad = 0, normalizations over the wrong axes, test-mode
+batchnorm, channels reshaped without the transpose, softmax without the max shift) and code
+written for numpy 1 that fails on numpy 2. Every entry is a `mutants.Mutant` (one function of
+the solution replaced, see tests/mutants.py) plus `diagnosis`: the stable key
+(grader.diagnoses.CAUSES) that a failing check of `mutant.function` must carry in
+results.json (`extra_data.diagnoses`).
+"""
+from dataclasses import dataclass
+
+from mutants import (GN_BACKWARD_OK, POOL_BACK_HEAD, Mutant, _conv_backward, _conv_forward, _m,
+                     _pool)
+
+
+@dataclass(frozen=True)
+class Bug:
+    mutant: Mutant
+    diagnosis: str          # key that must appear on a failing check of the function
+
+    @property
+    def name(self):
+        return self.mutant.name
+
+
+def _bug(diagnosis, name, target, code, why, loses=None, **kw):
+    return Bug(_m(name, target, code, loses or [target.split(".")[0]], why, **kw), diagnosis)
+
+
+# --------------------------------------------------------------------------- convolution
+
+_CONV_BACK_LOOP = '''
+for i in range(H_out):
+    for j in range(W_out):
+        top, left = i * stride, j * stride
+        d_here = dout[:, :, i, j]
+        dx_pad[:, :, top:top + HH, left:left + WW] += np.tensordot(d_here, w, axes=(1, 0))
+        dw += np.tensordot(d_here, x_pad[:, :, top:top + HH, left:left + WW], axes=(0, 0))
+'''
+
+CONV = [
+    _bug("conv_backward.pad0_empty_crop", "rb_conv_crop_minus_pad", "conv_backward_naive",
+         _conv_backward(_CONV_BACK_LOOP + '''
+dx = dx_pad[:, :, pad:-pad, pad:-pad]  # empty when pad == 0
+db = dout.sum(axis=(0, 2, 3))
+return dx, dw, db
+'''), "dx cropped with pad:-pad (empty at pad = 0)", hint="pad"),
+    _bug("conv_backward.pad0_empty_crop", "rb_conv_crop_minus_pad_einsum", "conv_backward_naive",
+         '''
+def conv_backward_naive(dout, cache):
+    x, w, b, conv_param = cache
+    s, p = conv_param["stride"], conv_param["pad"]
+    F, C, kh, kw = w.shape
+    _, _, oh, ow = dout.shape
+    xp = np.pad(x, [(0, 0), (0, 0), (p, p), (p, p)], mode="constant")
+    dxp = np.zeros_like(xp)
+    dw = np.zeros_like(w)
+    for a in range(kh):
+        for c in range(kw):
+            rows = slice(a, a + s * oh, s)
+            cols = slice(c, c + s * ow, s)
+            dw[:, :, a, c] = np.einsum("nfij,ncij->fc", dout, xp[:, :, rows, cols])
+            dxp[:, :, rows, cols] += np.einsum("nfij,fc->ncij", dout, w[:, :, a, c])
+    return dxp[:, :, p:-p, p:-p], dw, np.sum(dout, axis=(0, 2, 3))
+''', "offset-loop conv backward, dx cropped with p:-p"),
+    _bug("conv_backward.dx_overwrite", "rb_conv_dx_assign", "conv_backward_naive",
+         _conv_backward('''
+for i in range(H_out):
+    for j in range(W_out):
+        top, left = i * stride, j * stride
+        d_here = dout[:, :, i, j]
+        # = instead of +=: overlapping windows lose each other's gradient
+        dx_pad[:, :, top:top + HH, left:left + WW] = np.tensordot(d_here, w, axes=(1, 0))
+        dw += np.tensordot(d_here, x_pad[:, :, top:top + HH, left:left + WW], axes=(0, 0))
+dx = dx_pad[:, :, pad:pad + H, pad:pad + W]
+return dx, dw, dout.sum(axis=(0, 2, 3))
+'''), "dx_pad[...] = instead of += (overlapping windows)"),
+    _bug("conv_backward.dx_no_stride", "rb_conv_dx_no_stride", "conv_backward_naive",
+         _conv_backward('''
+for i in range(H_out):
+    for j in range(W_out):
+        d_here = dout[:, :, i, j]
+        dx_pad[:, :, i:i + HH, j:j + WW] += np.tensordot(d_here, w, axes=(1, 0))  # no stride
+        top, left = i * stride, j * stride
+        dw += np.tensordot(d_here, x_pad[:, :, top:top + HH, left:left + WW], axes=(0, 0))
+dx = dx_pad[:, :, pad:pad + H, pad:pad + W]
+return dx, dw, dout.sum(axis=(0, 2, 3))
+'''), "dx windows placed without the stride", hint="stride"),
+    _bug("conv_backward.dw_overwrite", "rb_conv_dw_assign", "conv_backward_naive",
+         _conv_backward('''
+for i in range(H_out):
+    for j in range(W_out):
+        top, left = i * stride, j * stride
+        d_here = dout[:, :, i, j]
+        dx_pad[:, :, top:top + HH, left:left + WW] += np.tensordot(d_here, w, axes=(1, 0))
+        dw[:] = np.einsum("nf,nchw->fchw", d_here, x_pad[:, :, top:top + HH, left:left + WW])
+dx = dx_pad[:, :, pad:pad + H, pad:pad + W]
+return dx, dw, dout.sum(axis=(0, 2, 3))
+'''), "dw[:] = instead of += (only the last window)"),
+]
+
+# --------------------------------------------------------------------------- max pooling
+
+POOL = [
+    _bug("pool_backward.overwrite", "rb_pool_dx_assign_window", "max_pool_backward_naive",
+         _pool(POOL_BACK_HEAD, '''
+for i in range(H_out):
+    for j in range(W_out):
+        top, left = i * stride, j * stride
+        window = x[:, :, top:top + ph, left:left + pw].reshape(N, C, -1)
+        hot = (np.arange(ph * pw) == window.argmax(axis=2)[..., None]).reshape(N, C, ph, pw)
+        # the whole window is assigned: zeros wipe what an overlapping window put there
+        dx[:, :, top:top + ph, left:left + pw] = hot * dout[:, :, i, j][:, :, None, None]
+return dx
+'''), "dx[window] = mask * dout (overwrites overlapping windows)"),
+]
+
+# --------------------------------------------------------------------------- batchnorm
+
+_BN_HEAD = '''
+def batchnorm_forward(x, gamma, beta, bn_param):
+    mode = bn_param["mode"]
+    eps = bn_param.get("eps", 1e-5)
+    momentum = bn_param.get("momentum", 0.9)
+    D = x.shape[1]
+    running_mean = bn_param.get("running_mean", np.zeros(D, dtype=x.dtype))
+    running_var = bn_param.get("running_var", np.zeros(D, dtype=x.dtype))
+'''
+_BN_TRAIN = '''
+    if mode == "train":
+        mu, var = x.mean(axis=0), x.var(axis=0)
+        inv_std = 1.0 / np.sqrt(var + eps)
+        x_hat = (x - mu) * inv_std
+        out = gamma * x_hat + beta
+        running_mean = momentum * running_mean + (1 - momentum) * mu
+        running_var = momentum * running_var + (1 - momentum) * var
+        cache = ("train", x_hat, gamma, inv_std)
+'''
+_BN_TAIL = '''
+    bn_param["running_mean"] = running_mean
+    bn_param["running_var"] = running_var
+    return out, cache
+'''
+
+
+def _bn(train, test):
+    return _BN_HEAD + train + test + _BN_TAIL
+
+
+BN = [
+    _bug("batchnorm.test_batch_stats", "rb_bn_test_batch_stats", "batchnorm_forward", _bn(_BN_TRAIN, '''
+    else:
+        mu, var = x.mean(axis=0), x.var(axis=0)  # the test batch's own statistics
+        inv_std = 1.0 / np.sqrt(var + eps)
+        x_hat = (x - mu) * inv_std
+        out = gamma * x_hat + beta
+        cache = ("test", x_hat, gamma, inv_std)
+'''), "test mode normalizes with the batch statistics",
+         loses=["batchnorm_forward", "spatial_batchnorm_forward"]),
+    _bug("batchnorm.test_no_scale_shift", "rb_bn_test_no_gamma", "batchnorm_forward", _bn(_BN_TRAIN, '''
+    else:
+        inv_std = 1.0 / np.sqrt(running_var + eps)
+        x_hat = (x - running_mean) * inv_std
+        out = x_hat  # gamma and beta forgotten at test time
+        cache = ("test", x_hat, gamma, inv_std)
+'''), "test mode drops gamma and beta"),
+    _bug("batchnorm.test_eps_missing", "rb_bn_test_no_eps", "batchnorm_forward", _bn(_BN_TRAIN, '''
+    else:
+        x_hat = (x - running_mean) / np.sqrt(running_var)
+        out = gamma * x_hat + beta
+        cache = ("test", x_hat, gamma, 1.0 / np.sqrt(running_var))
+'''), "test mode without eps"),
+    _bug("batchnorm.no_scale_shift", "rb_bn_train_no_gamma", "batchnorm_forward", _bn('''
+    if mode == "train":
+        mu, var = x.mean(axis=0), x.var(axis=0)
+        inv_std = 1.0 / np.sqrt(var + eps)
+        out = (x - mu) * inv_std  # never scaled and shifted
+        running_mean = momentum * running_mean + (1 - momentum) * mu
+        running_var = momentum * running_var + (1 - momentum) * var
+        cache = ("train", out, gamma, inv_std)
+''', '''
+    else:
+        inv_std = 1.0 / np.sqrt(running_var + eps)
+        x_hat = (x - running_mean) * inv_std
+        out = gamma * x_hat + beta
+        cache = ("test", x_hat, gamma, inv_std)
+'''), "train mode without gamma and beta",
+         loses=["batchnorm_forward", "spatial_batchnorm_forward"],
+         allowed=["batchnorm_backward", "spatial_batchnorm_backward"]),
+]
+
+SBN = [
+    _bug("batchnorm.test_batch_stats", "rb_sbn_test_batch_stats", "spatial_batchnorm_forward", '''
+def spatial_batchnorm_forward(x, gamma, beta, bn_param):
+    N, C, H, W = x.shape
+    eps = bn_param.get("eps", 1e-5)
+    m = bn_param.get("momentum", 0.9)
+    mean = x.mean(axis=(0, 2, 3))
+    var = x.var(axis=(0, 2, 3))
+    if bn_param["mode"] == "train":
+        bn_param["running_mean"] = m * bn_param.get("running_mean", np.zeros(C)) + (1 - m) * mean
+        bn_param["running_var"] = m * bn_param.get("running_var", np.zeros(C)) + (1 - m) * var
+    # batch statistics in both modes
+    inv_std = 1.0 / np.sqrt(var + eps)
+    x_hat = (x - mean[None, :, None, None]) * inv_std[None, :, None, None]
+    out = gamma[None, :, None, None] * x_hat + beta[None, :, None, None]
+    return out, ("train", x_hat.transpose(0, 2, 3, 1).reshape(-1, C), gamma, inv_std)
+''', "spatial batchnorm test mode with the batch statistics"),
+    _bug("batchnorm.test_no_scale_shift", "rb_sbn_test_no_gamma", "spatial_batchnorm_forward", '''
+def spatial_batchnorm_forward(x, gamma, beta, bn_param):
+    N, C, H, W = x.shape
+    if bn_param["mode"] == "test":
+        eps = bn_param.get("eps", 1e-5)
+        mean = bn_param["running_mean"].reshape(1, C, 1, 1)
+        var = bn_param["running_var"].reshape(1, C, 1, 1)
+        return (x - mean) / np.sqrt(var + eps), None  # no gamma, no beta
+    columns = x.transpose(0, 2, 3, 1).reshape(-1, C)
+    out_columns, cache = batchnorm_forward(columns, gamma, beta, bn_param)
+    return out_columns.reshape(N, H, W, C).transpose(0, 3, 1, 2), cache
+''', "spatial batchnorm test mode without gamma and beta"),
+    _bug("spatial_batchnorm.reshape_without_transpose", "rb_sbn_reshape_only",
+         "spatial_batchnorm_forward", '''
+def spatial_batchnorm_forward(x, gamma, beta, bn_param):
+    N, C, H, W = x.shape
+    flat = np.reshape(x, (N * H * W, C))  # C is not the last axis: columns mix channels
+    out, cache = batchnorm_forward(flat, gamma, beta, bn_param)
+    return np.reshape(out, (N, C, H, W)), cache
+''', "reshaped to (N*H*W, C) without the transpose", allowed=["spatial_batchnorm_backward"]),
+    _bug("spatial_batchnorm.not_transposed_back", "rb_sbn_out_not_transposed",
+         "spatial_batchnorm_forward", '''
+def spatial_batchnorm_forward(x, gamma, beta, bn_param):
+    N, C, H, W = x.shape
+    columns = np.moveaxis(x, 1, -1).reshape(-1, C)
+    out_columns, cache = batchnorm_forward(columns, gamma, beta, bn_param)
+    return out_columns.reshape(N, C, H, W), cache  # back without moving C forward
+''', "output reshaped back without the transpose"),
+    _bug("spatial_batchnorm_backward.dx_not_transposed_back", "rb_sbn_bwd_dx_reshape",
+         "spatial_batchnorm_backward", '''
+def spatial_batchnorm_backward(dout, cache):
+    N, C, H, W = dout.shape
+    d_cols = np.moveaxis(dout, 1, 3).reshape(N * H * W, C)
+    dx_cols, dgamma, dbeta = batchnorm_backward(d_cols, cache)
+    return dx_cols.reshape(N, C, H, W), dgamma, dbeta
+''', "dx reshaped back without the transpose"),
+    _bug("spatial_batchnorm_backward.dout_reshape_without_transpose", "rb_sbn_bwd_dout_reshape",
+         "spatial_batchnorm_backward", '''
+def spatial_batchnorm_backward(dout, cache):
+    N, C, H, W = dout.shape
+    dx_cols, dgamma, dbeta = batchnorm_backward(dout.reshape(-1, C), cache)
+    return dx_cols.reshape(N, H, W, C).transpose(0, 3, 1, 2), dgamma, dbeta
+''', "dout reshaped to columns without the transpose"),
+]
+
+# --------------------------------------------------------------------------- group norm
+
+_GN_TAIL = '''
+    x_hat = x_hat.reshape(N, C, H, W)
+    out = gamma.reshape(1, C, 1, 1) * x_hat + beta.reshape(1, C, 1, 1)
+    return out, (x_hat, gamma, inv_std, G)
+'''
+
+GN = [
+    _bug("group_norm.stats_across_groups", "rb_gn_mean_over_groups", "spatial_groupnorm_forward", '''
+def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
+    eps = gn_param.get("eps", 1e-5)
+    N, C, H, W = x.shape
+    xg = x.reshape(N, G, -1)
+    mu = xg.mean(axis=1, keepdims=True)   # axis 1 is the group axis: across the groups
+    var = xg.var(axis=1, keepdims=True)
+    inv_std = 1.0 / np.sqrt(var + eps)
+    x_hat = (xg - mu) * inv_std
+''' + _GN_TAIL, "statistics over the group axis", allowed=GN_BACKWARD_OK),
+    _bug("group_norm.groups_mix_examples", "rb_gn_reshape_G_first", "spatial_groupnorm_forward", '''
+def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
+    eps = gn_param.get("eps", 1e-5)
+    N, C, H, W = x.shape
+    xg = x.reshape(G, -1)   # forgets the batch axis: groups straddle examples
+    mu = xg.mean(axis=1, keepdims=True)
+    var = xg.var(axis=1, keepdims=True)
+    inv_std = 1.0 / np.sqrt(var + eps)
+    x_hat = (xg - mu) * inv_std
+''' + _GN_TAIL, "x.reshape(G, -1) mixes the examples", allowed=GN_BACKWARD_OK),
+    _bug("group_norm.per_channel", "rb_gn_loops_per_channel", "spatial_groupnorm_forward", '''
+def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
+    eps = gn_param.get("eps", 1e-5)
+    N, C, H, W = x.shape
+    x_hat = np.empty(x.shape)
+    inv_std = np.empty((N, C, 1))
+    for n in range(N):
+        for c in range(C):   # one channel at a time: G is never used
+            plane = x[n, c]
+            inv_std[n, c] = 1.0 / np.sqrt(plane.var() + eps)
+            x_hat[n, c] = (plane - plane.mean()) * inv_std[n, c]
+''' + _GN_TAIL, "statistics per channel, written with loops", allowed=GN_BACKWARD_OK),
+    _bug("group_norm.stats_channels_only", "rb_gn_stats_over_channels", "spatial_groupnorm_forward", '''
+def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
+    eps = gn_param.get("eps", 1e-5)
+    N, C, H, W = x.shape
+    xg = x.reshape(N, G, C // G, H, W)
+    mu = xg.mean(axis=2, keepdims=True)   # over the group's channels only, per pixel
+    var = xg.var(axis=2, keepdims=True)
+    inv_std = 1.0 / np.sqrt(var + eps)
+    x_hat = (xg - mu) * inv_std
+''' + _GN_TAIL, "statistics over the group's channels, not H and W", allowed=GN_BACKWARD_OK),
+    _bug("group_norm_backward.per_channel", "rb_gn_bwd_channel_sums", "spatial_groupnorm_backward", '''
+def spatial_groupnorm_backward(dout, cache):
+    x_hat, gamma, inv_std, G = cache
+    N, C, H, W = dout.shape
+    dbeta = dout.sum(axis=(0, 2, 3), keepdims=True)
+    dgamma = (dout * x_hat).sum(axis=(0, 2, 3), keepdims=True)
+    g = dout * gamma
+    inv = np.repeat(inv_std.reshape(N, G, 1, 1), C // G, axis=1).reshape(N, C, 1, 1)
+    m = H * W
+    # the sums run over each channel's H x W positions instead of the whole group
+    dx = inv / m * (m * g - g.sum(axis=(2, 3), keepdims=True)
+                    - x_hat * (g * x_hat).sum(axis=(2, 3), keepdims=True))
+    return dx, dgamma, dbeta
+''', "backward sums per channel instead of per group"),
+    _bug("group_norm_backward.constant_stats", "rb_gn_bwd_constant_stats", "spatial_groupnorm_backward", '''
+def spatial_groupnorm_backward(dout, cache):
+    x_hat, gamma, inv_std, G = cache
+    N, C, H, W = dout.shape
+    dbeta = dout.sum(axis=(0, 2, 3)).reshape(gamma.shape)
+    dgamma = (dout * x_hat).sum(axis=(0, 2, 3)).reshape(gamma.shape)
+    scale = np.broadcast_to(inv_std, (N, G, C // G * H * W)).reshape(N, C, H, W)
+    dx = dout * gamma.reshape(1, C, 1, 1) * scale   # as if mean and variance were constants
+    return dx, dgamma, dbeta
+''', "backward treats the group statistics as constants"),
+]
+
+# --------------------------------------------------------------------------- softmax
+
+SOFTMAX = [
+    _bug("softmax_loss.no_max_shift", "rb_softmax_no_shift", "softmax_loss", '''
+def softmax_loss(x, y):
+    N = x.shape[0]
+    scores = np.exp(x)
+    p = scores / np.sum(scores, axis=1, keepdims=True)
+    loss = np.sum(-np.log(p[range(N), y])) / N
+    dx = p
+    dx[range(N), y] -= 1
+    return loss, dx / N
+''', "softmax probabilities from exp(x) without the max shift"),
+    _bug("softmax_loss.no_max_shift", "rb_softmax_logsumexp_no_shift", "softmax_loss", '''
+def softmax_loss(x, y):
+    n = len(y)
+    log_norm = np.log(np.exp(x).sum(axis=1))   # log-sum-exp without subtracting the max
+    loss = np.mean(log_norm - x[np.arange(n), y])
+    dx = np.exp(x - log_norm[:, None])
+    dx[np.arange(n), y] -= 1
+    return loss, dx / n
+''', "log-sum-exp without the max shift"),
+]
+
+# --------------------------------------------------------------------------- numpy 1 code
+
+NUMPY1 = [
+    _bug("numpy2.removed_alias", "rb_np_float_dtype", "conv_forward_naive", _conv_forward('''
+x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+out = np.zeros((N, F, H_out, W_out), dtype=np.float)   # numpy 1 alias
+for i in range(H_out):
+    for j in range(W_out):
+        field = x_pad[:, :, i * stride:i * stride + HH, j * stride:j * stride + WW]
+        out[:, :, i, j] = np.tensordot(field, w, axes=([1, 2, 3], [1, 2, 3])) + b
+return out, (x, w, b, conv_param)
+'''), "np.float (removed alias)", hint="numpy"),
+    _bug("numpy2.removed_alias", "rb_np_int_sizes", "max_pool_forward_naive", '''
+def max_pool_forward_naive(x, pool_param):
+    ph, pw = pool_param["pool_height"], pool_param["pool_width"]
+    s = pool_param["stride"]
+    N, C, H, W = x.shape
+    H_out = np.int(1 + (H - ph) / s)
+    W_out = np.int(1 + (W - pw) / s)
+    out = np.zeros((N, C, H_out, W_out))
+    for i in range(H_out):
+        for j in range(W_out):
+            out[:, :, i, j] = x[:, :, i * s:i * s + ph, j * s:j * s + pw].max(axis=(2, 3))
+    return out, (x, pool_param)
+''', "np.int for the output size", hint="numpy"),
+    _bug("numpy2.reshape_newshape", "rb_np_reshape_newshape", "affine_forward", '''
+def affine_forward(x, w, b):
+    rows = np.reshape(x, newshape=(x.shape[0], -1))
+    return rows @ w + b, (x, w, b)
+''', "np.reshape(..., newshape=...)", hint="newshape"),
+    _bug("numpy2.removed_name", "rb_np_float_default_arg", "relu_forward", '''
+def relu_forward(x, dtype=np.float_):   # evaluated when layers.py is imported
+    out = np.maximum(x, 0).astype(dtype)
+    return out, x
+''', "np.float_ at import time: nothing in layers.py loads",
+         loses=["relu_forward", "conv_forward_naive", "affine_forward"]),
+    _bug("numpy2.copy_false", "rb_np_array_copy_false", "conv_forward_naive", _conv_forward('''
+x = np.array(x, dtype=np.float64, copy=False)   # numpy 1: "copy only if needed"
+x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+out = np.zeros((N, F, H_out, W_out))
+for i in range(H_out):
+    for j in range(W_out):
+        field = x_pad[:, :, i * stride:i * stride + HH, j * stride:j * stride + WW]
+        out[:, :, i, j] = np.tensordot(field, w, axes=([1, 2, 3], [1, 2, 3])) + b
+return out, (x, w, b, conv_param)
+'''), "np.array(..., copy=False) on float32 input", hint="asarray"),
+]
+
+CORPUS = CONV + POOL + BN + SBN + GN + SOFTMAX + NUMPY1
+BY_NAME = {b.name: b for b in CORPUS}
+assert len(BY_NAME) == len(CORPUS), "duplicate bug names"
