@@ -50,6 +50,7 @@ CAUSES = {
     "pool_forward.minimum": "pool: minimum instead of max",
     "pool_forward.max_from_zero": "pool: running maximum starts at 0",
     "pool_forward.hw_swapped": "pool: pool_height and pool_width swapped",
+    "pool_forward.stride_is_window": "pool: windows placed as if stride = window size",
     "pool_forward.size_no_stride": "pool: output size ignores the stride",
     "pool_forward.size_window_stride": "pool: output size uses the window as the stride",
     "pool_forward.size_floor_div": "pool: output size H // stride",
@@ -95,6 +96,10 @@ CAUSES = {
     "group_norm_backward.whole_example": "group norm backward: sums over the whole example",
     "group_norm_backward.constant_stats": "group norm backward: mean and variance treated as constants",
     "group_norm_backward.no_mean_term": "group norm backward: the term through the mean is missing",
+    # affine, ReLU
+    "affine_forward.no_bias": "affine: the bias is not added",
+    "relu_backward.passes_at_zero": "ReLU backward: gradient passes at x == 0",
+    "relu_backward.mask_only": "ReLU backward: the mask without dout",
     # softmax, network
     "softmax_loss.summed": "softmax loss summed, not averaged over N",
     "softmax_loss.no_max_shift": "softmax without subtracting the row maximum (overflow)",

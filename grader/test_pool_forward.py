@@ -29,7 +29,25 @@ def pool_candidates(x, ph, pw, s, expected):
         (Cause("pool_forward.hw_swapped",
                "pool_height and pool_width are swapped (their output size agrees here)"),
          lambda: bugs.max_pool(x, pw, ph, s)),
+        (Cause("pool_forward.stride_is_window",
+               "the windows are placed as if the stride were the window size (i * pool_height, "
+               "j * pool_width): use i * stride, j * stride"),
+         lambda: windows_at_window_steps(x, ph, pw, expected.shape[2:])),
     ]
+
+
+def windows_at_window_steps(x, ph, pw, out_hw):
+    """Max pooling with window (i, j) at (i * ph, j * pw), cut where it leaves x (as slicing
+    does); None if a window lies wholly outside x (the mistake raises there)."""
+    H, W = x.shape[2:]
+    Ho, Wo = out_hw
+    if (Ho - 1) * ph >= H or (Wo - 1) * pw >= W:
+        return None
+    out = np.empty(x.shape[:2] + (Ho, Wo))
+    for i in range(Ho):
+        for j in range(Wo):
+            out[:, :, i, j] = x[:, :, i * ph:i * ph + ph, j * pw:j * pw + pw].max(axis=(2, 3))
+    return out
 
 
 def pool_shape_hints(case, fx):

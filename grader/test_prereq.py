@@ -37,6 +37,21 @@ def resolved_bn_param(case, fx):
     return resolve(case.params["bn_param"], fx.inputs)
 
 
+def affine_mistakes(case, fx):
+    return [(Cause("affine_forward.no_bias", "the bias b is not added"),
+             fx.expected["out"] - fx.inputs["b"])]
+
+
+def relu_grad_mistakes(case, fx, g):
+    x = fx.inputs["x"]
+    return [(Cause("relu_backward.passes_at_zero",
+                   "the gradient passes where x == 0 (x >= 0): ReLU's gradient there is 0 "
+                   "(use x > 0)"), fx.dout * (x >= 0)),
+            (Cause("relu_backward.mask_only",
+                   "dx is the mask x > 0 itself; multiply it by the upstream gradient dout"),
+             (x > 0).astype(float))]
+
+
 def batchnorm_grad_mistakes(case, fx, g):
     if g != "x":
         return []
@@ -57,7 +72,7 @@ def softmax_mistakes(case, fx):
 def test_affine_forward(case, worker, submission):
     """output matches the reference"""
     require_file(submission, "layers.py")
-    check_forward(worker, case)
+    check_forward(worker, case, diagnoses=affine_mistakes)
 
 
 @check("prereq.affine_backward", "affine_backward")
@@ -80,7 +95,7 @@ def test_relu_forward(case, worker, submission):
 def test_relu_backward(case, worker, submission, record_property):
     """dx matches the reference and the numeric gradient"""
     require_file(submission, "layers.py")
-    note = check_backward(worker, case)
+    note = check_backward(worker, case, diagnoses=relu_grad_mistakes)
     if note:
         record_property("output", note)
 
