@@ -57,7 +57,6 @@ CAUSES = {
     "pool_backward.spread_average": "pool backward: gradient spread evenly (average-pool backward)",
     "pool_backward.spread_whole": "pool backward: whole gradient to every window position",
     "pool_backward.mask_only": "pool backward: marks the maxima with 1, no upstream gradient",
-    "pool_backward.ties_all": "pool backward: gradient to every tied maximum",
     "pool_backward.stride_is_window": "pool backward: windows placed as if stride = window size",
     "pool_backward.overwrite": "pool backward: = instead of += with overlapping windows",
     # batchnorm (N, D) and spatial

@@ -255,8 +255,8 @@ def results_json(results, *, output, execution_time, output_limit, extra_data=No
         test = {
             "name": name,
             "name_format": "text",
-            "score": round(r.earned, 4),
-            "max_score": round(r.possible, 4),
+            "score": round(r.earned, 9),      # case points such as 4/7 do not round to 4 places
+            "max_score": round(r.possible, 9),
             "visibility": r.visibility,
             "tags": [str(t) for t in r.tags],
             "extra_data": {"nodeid": r.nodeid, "outcome": r.outcome},
@@ -274,7 +274,7 @@ def results_json(results, *, output, execution_time, output_limit, extra_data=No
             test["output"] = text
             test["output_format"] = "text"
         tests.append(test)
-    # The total is the sum of the scores shown (each rounded to 4 places), so the two agree.
+    # The total is the sum of the scores shown (kept to 9 places, so they add up to it).
     earned = sum(t["score"] for t in tests)
     return {
         "score": round(earned, 4),

@@ -36,9 +36,9 @@ DELEGATES = {
     "delegate_saved": {"conv_backward_naive": "conv_backward_naive called conv_forward_fast",
                        "max_pool_backward_naive":
                            "max_pool_backward_naive called max_pool_forward_fast"},
-    "delegate_im2col": {"conv_forward_naive": CONV_IM2COL, "conv_backward_naive": CONV_IM2COL,
-                        "max_pool_forward_naive": POOL_IM2COL,
-                        "max_pool_backward_naive": POOL_IM2COL},
+    # Its backward passes are honest: graded on the standard cache (grader/policy.py), they keep
+    # their points; only the forwards that call im2col lose theirs.
+    "delegate_im2col": {"conv_forward_naive": CONV_IM2COL, "max_pool_forward_naive": POOL_IM2COL},
 }
 
 
@@ -75,7 +75,7 @@ def test_naive_layers_calling_the_fast_code_earn_nothing(delegate_results, name)
     delegated = DELEGATES[name]
     # The checks of the delegating functions, and section 4 (fast vs naive) that runs them all.
     caught = [t for t in tests if t["max_score"] > 0 and section_of(t) in config.NAIVE_SECTIONS
-              and (graded_function(t) in delegated or section_of(t) == "fast")]
+              and graded_function(t) in delegated]
     for function in delegated:
         assert any(graded_function(t) == function for t in caught), f"no check of {function} ran"
     scored = [f"{t['name']}: {t['score']}" for t in caught if t["score"] > 0]
