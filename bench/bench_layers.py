@@ -355,14 +355,14 @@ def bench_ours(fl, repeats, torch_child, rounds):
     return rows
 
 
-def print_bounds(rounds):
+def print_bounds(rounds, repeats):
     """What bounds a convolution here: memory bandwidth (a numpy copy) and the rate of BLAS on one
     thread for the layer's own matrix shapes (the GEMMs of im2col), float64, each case."""
     import threadpoolctl
 
     big = np.ones(1 << 23)  # 64 MB: far beyond the caches
     dst = np.empty_like(big)
-    copy = in_turns([lambda: measure(lambda: np.copyto(dst, big), repeats=5)], rounds)[0][0]
+    copy = in_turns([lambda: measure(lambda: np.copyto(dst, big), repeats or 5)], rounds)[0][0]
     gbs = 2 * big.nbytes / copy / 1e9  # read + write
     print(f"\nBounds (float64, same run): memory bandwidth {gbs:.1f} GB/s (copy of 64 MB, one thread, read + write).")
     for label, xs, ws, stride, pad in selected(CONV_CASES, "conv"):
@@ -372,9 +372,9 @@ def print_bounds(rounds):
         wb, cols, d = r.standard_normal((F, K)), r.standard_normal((N, K, P)), r.standard_normal((N, F, P))
         out, dcols = np.empty((N, F, P)), np.empty((N, K, P))
         with threadpoolctl.threadpool_limits(1, user_api="blas"):
-            fwd = in_turns([lambda: measure(lambda: np.matmul(wb, cols, out=out))], rounds)[0][0]
-            dw = in_turns([lambda: measure(lambda: np.matmul(cols, d.transpose(0, 2, 1)))], rounds)[0][0]
-            dx = in_turns([lambda: measure(lambda: np.matmul(wb.T, d, out=dcols))], rounds)[0][0]
+            fwd = in_turns([lambda: measure(lambda: np.matmul(wb, cols, out=out), repeats)], rounds)[0][0]
+            dw = in_turns([lambda: measure(lambda: np.matmul(cols, d.transpose(0, 2, 1)), repeats)], rounds)[0][0]
+            dx = in_turns([lambda: measure(lambda: np.matmul(wb.T, d, out=dcols), repeats)], rounds)[0][0]
         flops = 2 * N * F * K * P
         out_ms = 1e3 * N * F * P * 8 / gbs / 1e9
         print(f"  {label}: one-thread GEMM {flops / fwd / 1e9:.1f} GFLOP/s forward, {flops / dw / 1e9:.1f} (dw) and "
@@ -444,7 +444,7 @@ def main():
           "x numpy, x torch: their time divided by ours (above 1: ours is faster); GFLOP/s: convolution\n"
           "flops per second of ours, and as % of the GEMM peak measured in the same rounds.\n")
     print_table(rows)
-    print_bounds(args.rounds)
+    print_bounds(args.rounds, args.repeats)
 
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ def _setup():
                 threads = 1  # BLAS threads cannot be limited, so do not add ours on top
             if threads > 1:
                 _shorten_blas_spin(blas)
+                _keep_freed_memory()
             pool = _start_threads(threads - 1) if threads > 1 else None
             _state["threads"] = threads if pool else 1
             _state["blas"] = blas
@@ -87,6 +88,31 @@ def _shorten_blas_spin(blas):
             start()
         finally:
             del os.environ["OPENBLAS_THREAD_TIMEOUT"]
+
+
+# glibc's malloc gives large blocks back to the OS when they are freed, so the next layer's output
+# of the same size starts on fresh pages, and touching them costs a page fault per 4 KB: measured
+# ~4,000 faults and ~9 ms of CPU in each 30 ms float32 ThreeLayerConvNet step on this VM. With
+# these two settings freed blocks stay in the heap for reuse (0 faults per step; the peak memory
+# of the step unchanged). Blocks above 32 MB (a dataset) still go straight back to the OS.
+_MMAP_THRESHOLD = 32 << 20  # the largest glibc accepts
+_TRIM_THRESHOLD = 128 << 20
+_memory_kept = False
+
+
+def _keep_freed_memory():
+    """Ask glibc's malloc to keep freed memory (up to 128 MB) for reuse; elsewhere do nothing."""
+    global _memory_kept
+    if _memory_kept:
+        return
+    _memory_kept = True
+    try:
+        mallopt = ctypes.CDLL(None).mallopt  # glibc only (not macOS or musl)
+    except (OSError, AttributeError):
+        return
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # from glibc's malloc.h
+    mallopt(M_MMAP_THRESHOLD, _MMAP_THRESHOLD)
+    mallopt(M_TRIM_THRESHOLD, _TRIM_THRESHOLD)
 
 
 def _start_threads(n):
