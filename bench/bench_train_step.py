@@ -1,17 +1,20 @@
 """One ThreeLayerConvNet training step (batch 50, forward + backward of the whole net) against the
 same network in torch, float32 and float64, in one run.
 
-    python bench/bench_train_step.py [--tree solution] [--repeats N]
+    python bench/bench_train_step.py [--tree solution] [--repeats N] [--rounds R]
 
 Ours: `ThreeLayerConvNet.loss(X, y)` of the given tree (default sizes: 32 7x7 filters, hidden 100),
 called plainly and as `Solver.train` calls it (inside `parallel.single_threaded_blas()`: BLAS on one
 thread, the fast layers' threads split the batch).
 Torch: conv2d(pad 3) - relu - max_pool2d(2) - linear - relu - linear - cross_entropy, loss.backward()
 with the same weights, measured in a child process (its threads do not compete with numpy's).
+Ours (plain, Solver) and torch are measured in turns, R rounds of N steps each, so load from
+other processes falls on all alike; medians over all steps of a setting.
 Needs torch (`pip install -e ".[bench]"`); without it only our times are printed.
 """
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -23,18 +26,18 @@ REPO = Path(__file__).resolve().parents[1]
 BATCH = 50
 
 
-def median_ms(fn, repeats):
-    fn()
+def times_ms(fn, repeats):
+    """Wall times in ms of `repeats` calls of fn()."""
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         fn()
-        times.append(time.perf_counter() - start)
-    return 1e3 * float(np.median(times))
+        times.append(1e3 * (time.perf_counter() - start))
+    return times
 
 
-def ours(tree, dtype, repeats):
-    """(plain, as in Solver.train) median ms of one model.loss call."""
+def our_steps(tree, dtype):
+    """(plain, as in Solver.train): functions doing one model.loss call each."""
     sys.path.insert(0, str(REPO / tree))
     from cs260 import parallel
     from cs260.classifiers.cnn import ThreeLayerConvNet
@@ -42,13 +45,15 @@ def ours(tree, dtype, repeats):
     model = ThreeLayerConvNet(dtype=dtype)
     X = np.random.randn(BATCH, 3, 32, 32).astype(dtype)
     y = np.random.randint(10, size=BATCH)
-    plain = median_ms(lambda: model.loss(X, y), repeats)
-    with parallel.single_threaded_blas():
-        solver_like = median_ms(lambda: model.loss(X, y), repeats)
-    return plain, solver_like
+
+    def solver_like():
+        with parallel.single_threaded_blas():
+            model.loss(X, y)
+    return (lambda: model.loss(X, y)), solver_like
 
 
-def torch_step(dtype, repeats):
+def torch_step(dtype):
+    """A function doing one torch training step of the same net."""
     import torch
     import torch.nn.functional as F
     torch.manual_seed(0)
@@ -68,31 +73,70 @@ def torch_step(dtype, repeats):
         h = F.max_pool2d(F.relu(F.conv2d(X, w1, b1, padding=3)), 2)
         h = F.relu(h.reshape(BATCH, -1) @ w2 + b2)
         F.cross_entropy(h @ w3 + b3, y).backward()
-    return median_ms(step, repeats), torch.__version__
+    return step
+
+
+def torch_server(repeats):
+    """--torch-child: answer each dtype read from stdin with one JSON line of step times (ms)."""
+    import torch
+    steps = {dtype: torch_step(dtype) for dtype in DTYPES}
+    for step in steps.values():
+        step()
+    print(json.dumps(torch.__version__), flush=True)
+    for line in sys.stdin:
+        print(json.dumps(times_ms(steps[line.strip()], repeats)), flush=True)
+
+
+DTYPES = ("float32", "float64")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tree", default="solution")
-    parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--torch-child", help=argparse.SUPPRESS)
+    parser.add_argument("--repeats", type=int, default=10, help="steps per setting and round")
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--torch-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.torch_child:
-        print(json.dumps(torch_step(args.torch_child, args.repeats)))
+        torch_server(args.repeats)
         return
-    print(f"ThreeLayerConvNet training step, batch {BATCH}, median of {args.repeats}")
+    child = subprocess.Popen([sys.executable, __file__, "--torch-child", "--repeats", str(args.repeats)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    first = child.stdout.readline()
+    version = json.loads(first) if first else None
+
+    def torch_times(dtype):
+        if version is None:
+            return []
+        child.stdin.write(dtype + "\n")
+        child.stdin.flush()
+        return json.loads(child.stdout.readline())
+
+    rows = []
+    for dtype in DTYPES:
+        plain, solver_like = our_steps(args.tree, dtype)
+        plain(), solver_like()
+        got = {"plain": [], "Solver": [], "torch": []}
+        for _ in range(args.rounds):
+            got["plain"] += times_ms(plain, args.repeats)
+            got["Solver"] += times_ms(solver_like, args.repeats)
+            got["torch"] += torch_times(dtype)
+        rows.append((dtype, *(float(np.median(v)) if v else None for v in got.values())))
+    if version is not None:
+        child.stdin.close()
+    child.wait()
+    load = os.getloadavg()
+    print(f"ThreeLayerConvNet training step, batch {BATCH}; medians of {args.rounds} rounds x {args.repeats} steps "
+          f"per setting, in turns; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     print("ours: model.loss called plainly / as Solver.train calls it (single_threaded_blas)")
     print(f"{'dtype':8} {'ours ms':>8} {'in Solver':>10} {'torch ms':>9} {'ours / torch':>13} {'in Solver / torch':>18}")
-    for dtype in ("float32", "float64"):
-        plain, solver_like = ours(args.tree, dtype, args.repeats)
-        child = subprocess.run([sys.executable, __file__, "--torch-child", dtype,
-                                "--repeats", str(args.repeats)], capture_output=True, text=True)
-        if child.returncode == 0:
-            theirs, version = json.loads(child.stdout)
-            print(f"{dtype:8} {plain:8.1f} {solver_like:10.1f} {theirs:9.1f} {plain / theirs:13.2f} "
-                  f"{solver_like / theirs:18.2f}   (torch {version})")
+    for dtype, mine, solver, theirs in rows:
+        if theirs:
+            print(f"{dtype:8} {mine:8.1f} {solver:10.1f} {theirs:9.1f} {mine / theirs:13.2f} "
+                  f"{solver / theirs:18.2f}   (torch {version})")
         else:
-            print(f"{dtype:8} {plain:8.1f} {solver_like:10.1f} {'-':>9} {'-':>13} {'-':>18}   (torch not available)")
+            print(f"{dtype:8} {mine:8.1f} {solver:10.1f} {'-':>9} {'-':>13} {'-':>18}   (torch not available)")
+
 
 if __name__ == "__main__":
     main()

@@ -30,3 +30,10 @@ def test_bench_epoch_times_every_setting():
     out = run("bench/bench_epoch.py", "--iterations", "3", "--also", "solution", timeout=600)
     rows = [line.split()[0] for line in out.splitlines()[2:]]
     assert rows == ["solution,", "solution,", "solution"], out
+
+
+def test_bench_notebook_cell_prints_every_call():
+    out = run("bench/bench_notebook_cell.py", "--repeats", "1")
+    rows = [line for line in out.splitlines() if "float" in line and "ms" not in line]
+    assert len(rows) == 7, out
+    assert all(row.split()[-1] != "-" for row in rows), "the default-spin child ran"

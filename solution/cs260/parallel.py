@@ -9,6 +9,7 @@ CS260_THREADS=n sets the number of threads (1 turns threading off); by default i
 of threads BLAS itself would use (OPENBLAS_NUM_THREADS / OMP_NUM_THREADS, else the cores).
 """
 import contextlib
+import ctypes
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -39,11 +40,79 @@ def _setup():
                     raise ValueError(f"CS260_THREADS must be an integer, got {value!r}") from None
             if blas is None or not blas.lib_controllers:
                 threads = 1  # BLAS threads cannot be limited, so do not add ours on top
+            if threads > 1:
+                _shorten_blas_spin(blas)
+                _keep_freed_memory()
             pool = _start_threads(threads - 1) if threads > 1 else None
             _state["threads"] = threads if pool else 1
             _state["blas"] = blas
             _state["pool"] = pool
         return _state["threads"], _state["blas"], _state["pool"]
+
+
+# OpenBLAS's idle threads spin (busy-wait) this many CPU cycles, as a power of two, after each
+# multi-threaded call before they sleep. Its default, 2**28 cycles, is about 0.1 s here: a core
+# taken from our threads (and from anything else) after every matrix multiply numpy spreads over
+# the cores. 2**18 cycles (~0.1 ms) still lets back-to-back calls skip the wake-up.
+_OPENBLAS_SPIN_LOG2 = 18
+_spin_shortened = False
+
+
+def _shorten_blas_spin(blas):
+    """Make OpenBLAS's idle threads sleep soon after their work instead of spinning ~0.1 s.
+
+    Measured on the 2-core machine of bench/: without this, the fast layers called right after
+    a two-threaded numpy matrix multiply run up to 1.8x slower (bench/bench_notebook_cell.py).
+    OpenBLAS reads the spin time (OPENBLAS_THREAD_TIMEOUT) only when it starts its threads, so
+    they are stopped and restarted here, once, with the shorter time. That is only safe while
+    no other thread can be inside BLAS: it is done only while the calling thread is the only
+    Python thread, and it is skipped if the user set OPENBLAS_THREAD_TIMEOUT, for BLAS
+    libraries other than OpenBLAS with its own threads, or if a function is missing.
+    """
+    global _spin_shortened
+    if _spin_shortened or "OPENBLAS_THREAD_TIMEOUT" in os.environ or threading.active_count() > 1:
+        return
+    _spin_shortened = True  # once per process (forked children keep OpenBLAS's setting)
+    for lib in blas.lib_controllers:
+        if lib.internal_api != "openblas" or lib.threading_layer != "pthreads":
+            continue
+        try:
+            cdll = ctypes.CDLL(lib.filepath)
+            read_env, stop, start = cdll.openblas_read_env, cdll.blas_thread_shutdown_, cdll.blas_thread_init
+        except (OSError, AttributeError):
+            continue
+        os.environ["OPENBLAS_THREAD_TIMEOUT"] = str(_OPENBLAS_SPIN_LOG2)
+        try:
+            read_env()  # OpenBLAS re-reads its settings from the environment ...
+            stop()      # ... and the threads it now starts spin only as long as that says
+            start()
+        finally:
+            del os.environ["OPENBLAS_THREAD_TIMEOUT"]
+
+
+# glibc's malloc gives large blocks back to the OS when they are freed, so the next layer's output
+# of the same size starts on fresh pages, and touching them costs a page fault per 4 KB: measured
+# ~4,000 faults and ~9 ms of CPU in each 30 ms float32 ThreeLayerConvNet step on this VM. With
+# these two settings freed blocks stay in the heap for reuse (0 faults per step; the peak memory
+# of the step unchanged). Blocks above 32 MB (a dataset) still go straight back to the OS.
+_MMAP_THRESHOLD = 32 << 20  # the largest glibc accepts
+_TRIM_THRESHOLD = 128 << 20
+_memory_kept = False
+
+
+def _keep_freed_memory():
+    """Ask glibc's malloc to keep freed memory (up to 128 MB) for reuse; elsewhere do nothing."""
+    global _memory_kept
+    if _memory_kept:
+        return
+    _memory_kept = True
+    try:
+        mallopt = ctypes.CDLL(None).mallopt  # glibc only (not macOS or musl)
+    except (OSError, AttributeError):
+        return
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # from glibc's malloc.h
+    mallopt(M_MMAP_THRESHOLD, _MMAP_THRESHOLD)
+    mallopt(M_TRIM_THRESHOLD, _TRIM_THRESHOLD)
 
 
 def _start_threads(n):
@@ -102,9 +171,10 @@ def over_slices(fn, N, min_size=1):
 def single_threaded_blas():
     """Run the block with BLAS on one thread; the fast layers still split batches over the cores.
 
-    Meant for training loops: after a multi-threaded BLAS call, OpenBLAS's threads keep spinning
-    for a while and then compete with the fast layers' threads for the cores (measured: the
-    conv layer runs 1.8x slower right after a two-threaded matrix multiply).
+    Solver.train runs its loop this way: for a network's small matrix multiplies (the affine
+    layers of a minibatch) one BLAS thread beside the fast layers' threads is a little faster
+    than two. Nobody else needs it: the layers are as fast called plainly, since OpenBLAS's idle
+    threads no longer spin after a multi-threaded call (see _shorten_blas_spin).
     """
     threads, blas, pool = _setup()
     if threads <= 1:  # nothing of ours to make room for: leave BLAS as it is
