@@ -21,11 +21,11 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from grader import report
+from grader.metadata import METADATA, read_metadata
 from grader.gradescope import GRADING_TIMEOUT_S
 from grader.gradescope.run import needs_fallback, read_results, run_in_group
 
 REPO = Path(__file__).resolve().parent.parent
-METADATA = "submission_metadata.yml"
 GRADEBOOK = "gradebook.csv"
 RESULTS = "results.json"
 LOG = "log.txt"
@@ -58,30 +58,6 @@ def find_submissions(folder, exclude=None):
         elif p.suffix.lower() == ".zip":
             found[p.stem] = p
     return found
-
-
-def read_metadata(folder):
-    """{submission key: {"name", "email", "sid"}} from Gradescope's submission_metadata.yml.
-
-    The file is YAML with Ruby-style keys (":name: Jane Doe"); this reads just those three
-    fields, so no YAML library is needed. Several submitters (a group) are joined with "; ".
-    """
-    path = next((p for p in (Path(folder) / METADATA, *Path(folder).glob(f"*/{METADATA}"))
-                 if p.is_file()), None)
-    people = {}
-    if path is None:
-        return people
-    current = None
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        top = re.match(r"^(\S[^:]*):\s*$", line)
-        if top:
-            current = people.setdefault(top.group(1).strip("'\""), {})
-            continue
-        field = re.match(r"^\s*-?\s*:(name|email|sid):\s*(.*)$", line)
-        if field and current is not None:
-            key, value = field.group(1), field.group(2).strip().strip("'\"")
-            current[key] = f"{current[key]}; {value}" if key in current else value
-    return people
 
 
 def read_status(student_dir):

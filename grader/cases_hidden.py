@@ -2,17 +2,22 @@
 
 The student release leaves it out, and refuses to build if any of its files names one of these
 case ids or seeds (grader/release.py): students see the hidden checks' points in the weights
-table (grader/config.py), never what they probe. grader/cases.py appends these cases to its
-CASES and has every builder they use; their fixtures are in fixtures/hidden/.
+table (grader/config.py), never what they probe. This file is data: grader/cases.py reads it
+(appends hidden_cases() to its CASES), and it imports only the builders of grader/casebuild.py,
+never the list that reads it. Their fixtures are in fixtures/hidden/.
 """
+from grader.casebuild import (conv_backward, conv_forward, convnet, pool_backward, pool_forward,
+                              sbn_backward, sbn_forward, sgn_backward, sgn_forward)
 
 
 def hidden_cases():
     """The hidden cases (checks ending in ".hidden"), in the order their checks run them."""
-    from grader.cases import (conv_backward, conv_forward, convnet, pool_backward, pool_forward,
-                              sbn_backward, sbn_forward, sgn_backward, sgn_forward)
+    return conv_cases() + pool_cases() + convnet_cases() + norm_cases()
+
+
+def conv_cases():
+    """Hidden cases of the naive convolution, forward then backward."""
     return [
-        # -- convolution, forward --------------------------------------------------------------
         conv_forward("conv_forward.h_stride2_odd", "conv_forward.hidden", (3, 2, 9, 7),
                      (5, 2, 3, 3), 2, 1, about="stride 2, odd sizes"),
         conv_forward("conv_forward.h_stride3", "conv_forward.hidden", (2, 3, 10, 13), (2, 3, 4, 4),
@@ -37,8 +42,12 @@ def hidden_cases():
                       1, 0, about="1x1 filters"),
         conv_backward("conv_backward.h_batch1", "conv_backward.hidden", (1, 2, 5, 5), (3, 2, 3, 3),
                       2, 1, about="a batch of one, stride 2"),
+    ]
 
-        # -- max pooling, forward --------------------------------------------------------------
+
+def pool_cases():
+    """Hidden cases of the naive max pooling, forward then backward."""
+    return [
         pool_forward("pool_forward.h_overlap", "pool_forward.hidden", (3, 2, 9, 9), 3, 3, 2,
                      about="overlapping 3x3 windows"),
         pool_forward("pool_forward.h_rect", "pool_forward.hidden", (2, 3, 7, 8), 3, 2, 2,
@@ -57,12 +66,21 @@ def hidden_cases():
                       about="stride 1"),
         pool_backward("pool_backward.h_ties_overlap", "pool_backward.hidden", (2, 2, 7, 7), 3, 3, 2,
                       ties=True, about="tied maxima, overlapping 3x3 windows"),
+    ]
 
-        # -- ThreeLayerConvNet (parameters set by the grader) ----------------------------------
+
+def convnet_cases():
+    """Hidden cases of ThreeLayerConvNet (parameters set by the grader)."""
+    return [
         convnet("convnet.h_rect", "convnet.hidden",
                 {"input_dim": (3, 10, 6), "num_filters": 3, "filter_size": 5, "hidden_dim": 7,
                  "num_classes": 4, "reg": 0.2}, N=3, about="10x6 input, 5x5 filters, reg 0.2"),
+    ]
 
+
+def norm_cases():
+    """Hidden cases of spatial batchnorm and spatial group norm, forward then backward."""
+    return [
         # -- spatial batchnorm, forward --------------------------------------------------------
         sbn_forward("sbn_forward.h_odd", "sbn_forward.hidden", (3, 4, 7, 5), {"mode": "train"},
                     about="odd sizes"),

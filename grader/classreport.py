@@ -31,6 +31,7 @@ from pathlib import Path
 
 from grader import config
 from grader.diagnoses import CAUSES
+from grader.metadata import read_metadata
 
 RESULTS = "results.json"
 GRADEBOOK = "gradebook.csv"
@@ -176,7 +177,6 @@ def _sections_from_tests(tests):
 def _read_names(paths):
     """{student key: name} from Gradescope's submission_metadata.yml and grade-all's
     gradebook.csv in the given folders."""
-    from grader.batch import read_metadata
     names = {}
     for given in paths:
         if not Path(given).is_dir():

@@ -24,7 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from grader.cases import CASES, FIXTURES, NET_PARAMS
+from grader.casebuild import FIXTURES, NET_PARAMS
+from grader.cases import CASES
 
 REPO = Path(__file__).resolve().parent.parent
 MANIFEST = "manifest.json"

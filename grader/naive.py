@@ -15,7 +15,7 @@ import shutil
 from pathlib import Path
 
 from grader import config
-from grader.cases import CONV_BACKWARD, CONV_FORWARD, POOL_BACKWARD, POOL_FORWARD
+from grader.casebuild import CONV_BACKWARD, CONV_FORWARD, POOL_BACKWARD, POOL_FORWARD
 
 NAIVE_FUNCTIONS = tuple(t.rsplit(".", 1)[1]
                         for t in (CONV_FORWARD, CONV_BACKWARD, POOL_FORWARD, POOL_BACKWARD))

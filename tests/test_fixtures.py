@@ -7,7 +7,7 @@ import pkgutil
 import numpy as np
 
 import grader
-from grader import cases, config, fixtures
+from grader import casebuild, cases, config, fixtures
 
 
 def test_committed_fixtures_equal_a_fresh_regeneration():
@@ -28,7 +28,7 @@ def test_case_ids_are_unique_and_well_formed():
 
 
 def test_manifest_lists_every_case_with_its_tolerance_and_hash():
-    manifest = json.loads((cases.FIXTURES / fixtures.MANIFEST).read_text())
+    manifest = json.loads((casebuild.FIXTURES / fixtures.MANIFEST).read_text())
     assert set(manifest["cases"]) == {c.id for c in cases.CASES}
     for c in cases.CASES:
         entry = manifest["cases"][c.id]
@@ -73,8 +73,8 @@ def test_convnet_cases_are_away_from_kinks():
     for c in cases.CASES:
         if c.kind == "convnet":
             v = c.inputs()
-            margin = cases.net_kink_margin(v["X"], v, c.params["model"]["filter_size"])
-            assert margin >= cases.NET_KINK_MARGIN, c.id
+            margin = casebuild.net_kink_margin(v["X"], v, c.params["model"]["filter_size"])
+            assert margin >= casebuild.NET_KINK_MARGIN, c.id
 
 
 def check_functions():
@@ -110,7 +110,7 @@ def test_hidden_checks_are_not_collected_without_their_fixtures(tmp_path, monkey
     for c in cases.CASES:
         if c.visibility == "public":
             (tmp_path / "public" / f"{c.id}.npz").write_bytes(c.fixture_path.read_bytes())
-    monkeypatch.setattr(cases, "FIXTURES", tmp_path)
+    monkeypatch.setattr(casebuild, "FIXTURES", tmp_path)
 
     def hidden(case):
         """t"""
