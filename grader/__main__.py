@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from grader import options
+
 REPO = Path(__file__).resolve().parent.parent
 
 EPILOG = """\
@@ -29,7 +31,7 @@ def _fixtures(args):
 
 def _make_starter(args):
     from grader import make_starter
-    return make_starter.main((["--check"] if args.check else []) + args.rest)
+    return make_starter.run(args)
 
 
 def _gradescope_zip(args):
@@ -81,12 +83,12 @@ def build_parser():
     p.add_argument("action", choices=["regen", "check"])
     p.set_defaults(func=_fixtures, passthrough=True)
 
+    from grader import make_starter
     p = commands.add_parser("make-starter", help="generate starter/ from solution/",
                             description="Generate starter/cs260 from solution/cs260 (solution "
-                                        "blocks become stubs); --check only compares. Other "
-                                        "options (--src, --dst) go to grader.make_starter.")
-    p.add_argument("--check", action="store_true", help="only report differences (exit 1 if any)")
-    p.set_defaults(func=_make_starter, passthrough=True)
+                                        "blocks become stubs); --check only compares.")
+    make_starter.add_arguments(p)
+    p.set_defaults(func=_make_starter)
 
     from grader.gradescope import build
     p = commands.add_parser("gradescope-zip", help="build Gradescope's autograder.zip",
@@ -106,8 +108,8 @@ def build_parser():
                                         "pytest's status (0: every check passed). Other "
                                         "options go to pytest, e.g. -k conv.")
     p.add_argument("path", help="the submission")
-    p.add_argument("--results-json", metavar="FILE", help="also write Gradescope's results.json")
-    p.add_argument("--run-as", metavar="USER", help="run student code as this user (needs root)")
+    options.add(p, options.RESULTS_JSON)
+    options.add(p, options.RUN_AS)
     p.set_defaults(func=_grade, passthrough=True)
 
     from grader import batch

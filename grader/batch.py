@@ -20,7 +20,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
-from grader import report
+from grader import options, report
 from grader.metadata import METADATA, read_metadata
 from grader.gradescope import GRADING_TIMEOUT_S
 from grader.gradescope.run import needs_fallback, read_results, run_in_group
@@ -220,11 +220,8 @@ def add_arguments(parser):
     parser.add_argument("--jobs", "-j", type=int, default=None,
                         help="submissions graded at the same time (default: the number of CPUs)")
     parser.add_argument("--force", action="store_true", help="regrade submissions already graded")
-    parser.add_argument("--timeout", type=float, default=GRADING_TIMEOUT_S,
-                        help=f"seconds one submission may take (default {GRADING_TIMEOUT_S})")
-    parser.add_argument("--run-as", metavar="USER", default=None,
-                        help="run student code as this unprivileged user (needs root; as root the "
-                             "default is the Gradescope student account when it exists)")
+    options.add(parser, options.GRADING_TIMEOUT)
+    options.add(parser, options.RUN_AS)
     parser.add_argument("--report", action="store_true",
                         help="also write the class report to OUTDIR/report/index.html "
                              "(python -m grader report; needs the report extra, matplotlib)")

@@ -248,9 +248,9 @@ def main(argv=None):
     sub = parser.add_subparsers(dest="command", required=True)
     r = sub.add_parser("regen", help="run solution/ over grader/cases.py, write fixtures/")
     r.add_argument("--dest", default=str(FIXTURES))
-    r.add_argument("--solution", default=str(REPO / "solution"))
     c = sub.add_parser("check", help="committed fixtures == a fresh regeneration")
-    c.add_argument("--solution", default=str(REPO / "solution"))
+    for command in (r, c):
+        command.add_argument("--solution", default=str(REPO / "solution"))
     args = parser.parse_args(argv)
     if args.command == "regen":
         manifest = regen(args.dest, args.solution)

@@ -184,14 +184,24 @@ def check(src_dir=SOLUTION_DIR, dst_dir=STARTER_DIR):
 
 
 def main(argv=None):
+    """`python -m grader.make_starter`: generate starter/ (or --check it); the exit status."""
     parser = argparse.ArgumentParser(
         prog="python -m grader.make_starter",
         description="Generate starter/cs260 from solution/cs260 (exercise bodies -> NotImplementedError).",
     )
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+def add_arguments(parser):
+    """The options of make-starter (also `python -m grader make-starter`)."""
     parser.add_argument("--check", action="store_true", help="only report differences; exit 1 if any")
     parser.add_argument("--src", default=SOLUTION_DIR, help="solution package folder (default: %(default)s)")
     parser.add_argument("--dst", default=STARTER_DIR, help="starter package folder (default: %(default)s)")
-    args = parser.parse_args(argv)
+
+
+def run(args):
+    """Generate or check starter/ as `args` say; the exit status (1: out of date, 2: bad markers)."""
     try:
         if args.check:
             problems = check(args.src, args.dst)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from grader import config as settings
-from grader import report
+from grader import options, report
 
 REPO = Path(__file__).resolve().parent.parent
 DATA_HELP = "run `bash cs260/datasets/get_datasets.sh` or set CS260_DATA_DIR to the folder holding cifar-10-batches-py"
@@ -55,18 +55,10 @@ def _state(config):
 # ----------------------------------------------------------------------------------------------
 
 def pytest_addoption(parser):
+    """Add the grading options (grader/options.py, declared once for every entry point)."""
     group = parser.getgroup("cs260", "cs260 grading")
-    group.addoption("--submission", metavar="PATH", default=None,
-                    help="the student's submission (a folder or .zip). Default: the current folder "
-                         "when it holds ./cs260 (student release), else <repo>/starter.")
-    group.addoption("--results-json", metavar="FILE", default=None,
-                    help="write Gradescope's results.json here (atomically, replacing any old file).")
-    group.addoption("--worker-timeout", metavar="S", type=float, default=settings.WORKER_TIMEOUT_S,
-                    help=f"default deadline of one call into student code (default {settings.WORKER_TIMEOUT_S}).")
-    group.addoption("--worker-memory", metavar="MB", type=int, default=settings.WORKER_MEMORY_MB,
-                    help=f"memory limit of the process running student code (default {settings.WORKER_MEMORY_MB}).")
-    group.addoption("--run-as", metavar="USER", default=None,
-                    help="run student code as this unprivileged user (Gradescope runs as root).")
+    for option in options.PYTEST_OPTIONS:
+        options.add(group, option)
 
 
 def default_submission(cwd):
@@ -83,6 +75,8 @@ def _option(config, name, default=None):
 
 
 def pytest_configure(config):
+    """Start the session's grading state, and replace any results.json at once, so a killed run
+    never leaves a stale or student-written one."""
     given = _option(config, "submission")
     if given:
         path, why = Path(config.invocation_params.dir, given).resolve(), "--submission"
@@ -108,6 +102,7 @@ def pytest_configure(config):
 
 
 def pytest_report_header(config):
+    """Say at the top what is graded, under which limits and as whom, so a log is self-explaining."""
     state = _state(config)
     if state is None:
         return []
@@ -135,8 +130,8 @@ def _case_id(item):
 
 @pytest.hookimpl(wrapper=True)
 def pytest_pycollect_makeitem(collector, name, obj):
-    # Record every case of a check function as generated, before anything (--lf) filters them:
-    # the function's weight is split over all of its cases.
+    """Record every case of a check function before -k/--lf filter them: its weight is split over
+    all of its cases, so a selection never changes a case's points."""
     result = yield
     state = _state(collector.config)
     found = result if isinstance(result, list) else [result]
@@ -172,6 +167,7 @@ def describe(item, case_ids):
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(session, config, items):
+    """Fix each item's points and Gradescope fields, and run hidden checks after visible ones."""
     # tryfirst: runs before -k/-m/--deselect/--lf remove items, so they don't change a case's points.
     state = _state(config)
     if state is None:
@@ -202,6 +198,8 @@ def pytest_collection_modifyitems(session, config, items):
 
 @pytest.hookimpl(wrapper=True)
 def pytest_make_collect_report(collector):
+    """Note a check module that fails to collect, so results.json says the grader broke, not the
+    student."""
     collect_report = yield
     state = _state(collector.config)
     if state is not None and collect_report.failed:
@@ -402,7 +400,7 @@ def _record(state, item, call, test_report):
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item):
-    # One policy ledger per item: a shape slip (grader/policy.py) costs the item a fixed part.
+    """Open one policy ledger per item, so a shape slip (grader/policy.py) costs it a fixed part."""
     from grader import policy
     with policy.item_ledger() as ledger:
         try:
@@ -415,6 +413,7 @@ def pytest_runtest_call(item):
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
+    """Record each item's outcome, message and the student's prints for the table and results.json."""
     test_report = yield
     state = _state(item.config)
     if state is not None:
@@ -437,12 +436,14 @@ class _SessionHooks:
         self.config = config
 
     def pytest_internalerror(self, excrepr, excinfo):
+        """Still write results.json when pytest itself breaks, saying so."""
         state = _state(self.config)
         if state is not None:
             state.notes.append(f"{report.INTERNAL_ERROR} (pytest stopped):\n{excrepr}")
             _write_results(self.config)
 
     def pytest_keyboard_interrupt(self, excinfo):
+        """Remember why the run stopped (the time limit's SIGINT, Ctrl-C) for the run notes."""
         state = _state(self.config)
         if state is not None:
             # Collection errors arrive here too (pytest's Interrupted is a KeyboardInterrupt).
@@ -560,6 +561,7 @@ def _write_results(config, provisional=False):
 
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session, exitstatus):
+    """Close the workers and write results.json, whatever stopped the run."""
     state = _state(session.config)
     if state is None:
         return
@@ -574,6 +576,7 @@ def pytest_sessionfinish(session, exitstatus):
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Print the score table: one row per notebook section and each failing check's reason."""
     state = _state(config)
     if state is None:
         return
@@ -591,6 +594,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
 
 
 def pytest_unconfigure(config):
+    """Write results.json if the session never finished, and undo what pytest_configure changed."""
     state = _state(config)
     if state is None:
         return

@@ -49,7 +49,8 @@ def test_delegation(monkeypatch):
     from grader import batch, fixtures, make_starter, release
     from grader.gradescope import build
     monkeypatch.setattr(fixtures, "main", lambda argv: calls.append(("fixtures", argv)) or 0)
-    monkeypatch.setattr(make_starter, "main", lambda argv: calls.append(("starter", argv)) or 3)
+    monkeypatch.setattr(make_starter, "run",
+                        lambda a: calls.append(("starter", a.check, a.src, a.dst)) or 3)
     monkeypatch.setattr(build, "run", lambda a: calls.append(("zip", a.out, a.with_cifar)) or 0)
     monkeypatch.setattr(release, "run", lambda a: calls.append(("release", a.out, a.images)) or 0)
     monkeypatch.setattr(batch, "run", lambda a: calls.append(
@@ -68,8 +69,8 @@ def test_delegation(monkeypatch):
     assert calls[:7] == [
         ("fixtures", ["regen", "--dest", "x"]),
         ("fixtures", ["check"]),
-        ("starter", ["--check"]),
-        ("starter", ["--src", "a", "--dst", "b"]),
+        ("starter", True, make_starter.SOLUTION_DIR, make_starter.STARTER_DIR),
+        ("starter", False, "a", "b"),
         ("zip", "ag.zip", True),
         ("release", "rel", "imgs"),
         ("all", "subs", "o", 3, True, ["-k", "conv"]),

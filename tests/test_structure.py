@@ -111,3 +111,95 @@ def test_import_graph_sees_function_level_and_relative_imports():
 def test_grader_has_no_import_cycle():
     found = cycles(import_graph())
     assert found == [], "import cycles in grader/: " + "; ".join(" <-> ".join(c) for c in found)
+
+
+# ----------------------------------------------------------------------------------------------
+# Every shared option declared once (grader/options.py)
+# ----------------------------------------------------------------------------------------------
+
+# Flags that name different things in different commands (not one option declared twice).
+SAME_FLAG_OTHER_MEANING = {
+    "--out": "grade-all's output folder (batch.py) vs the class report's (classreport.py)",
+    "--root": "the worker's overlay folder (worker.py) vs Gradescope's /autograder (gradescope/run.py)",
+}
+
+
+def declared_flags():
+    """[(flag, "module:line")] of every flag declared with a literal name by add_argument or
+    addoption in grader/ (grader/options.py declares through a variable, so it is not here)."""
+    found = []
+    for name, path in grader_modules().items():
+        for node in ast.walk(parse(path)):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in ("add_argument", "addoption")):
+                for arg in node.args:
+                    if isinstance(arg, ast.Constant) and str(arg.value).startswith("--"):
+                        found.append((arg.value, f"{name}:{node.lineno}"))
+    return found
+
+
+def test_flag_finder_sees_literal_declarations():
+    flags = dict(declared_flags())
+    assert flags["--jobs"].startswith("grader.batch:")        # parser.add_argument("--jobs", ...)
+    assert flags["--block-import"].startswith("grader.worker:")
+
+
+def test_shared_options_are_declared_only_in_grader_options():
+    from grader import options
+    shared = {o.flag for o in options.OPTIONS}
+    again = [f"{flag} at {where}" for flag, where in declared_flags() if flag in shared]
+    assert again == [], "declare these through grader.options.add: " + ", ".join(again)
+
+
+def test_no_option_is_declared_twice():
+    places = {}
+    for flag, where in declared_flags():
+        places.setdefault(flag, []).append(where)
+    twice = {flag: where for flag, where in places.items()
+             if len(where) > 1 and flag not in SAME_FLAG_OTHER_MEANING}
+    assert twice == {}, f"declared more than once (move to grader/options.py): {twice}"
+    for flag in SAME_FLAG_OTHER_MEANING:
+        assert len(places.get(flag, [])) > 1, f"{flag} is declared once now: drop it from the list"
+
+
+def test_the_pytest_plugin_declares_exactly_the_grading_options():
+    from grader import options, plugin
+
+    class Group:
+        def __init__(self):
+            self.declared = []
+
+        def addoption(self, flag, **kwargs):
+            self.declared.append((flag, kwargs["help"]))
+
+    class Parser:
+        group = Group()
+
+        def getgroup(self, name, description=""):
+            return self.group
+
+    parser = Parser()
+    plugin.pytest_addoption(parser)
+    assert parser.group.declared == [(o.flag, o.help) for o in options.PYTEST_OPTIONS]
+
+
+def test_every_entry_point_gives_run_as_the_same_help():
+    """`grade`, `grade-all`, `gradescope-zip` and the Gradescope runner parse the shared options
+    with the one help text (the runner only changes defaults)."""
+    import argparse
+
+    from grader import __main__ as cli
+    from grader import options
+
+    def helps(parser):
+        return {a.option_strings[0]: a.help for a in parser._actions if a.option_strings}
+
+    commands = next(a for a in cli.build_parser()._actions
+                    if isinstance(a, argparse._SubParsersAction)).choices
+    for command, flags in (("grade", ("--run-as", "--results-json")),
+                           ("grade-all", ("--run-as", "--timeout")),
+                           ("gradescope-zip", ("--timeout",))):
+        found = helps(commands[command])
+        for flag in flags:
+            assert found[flag] == next(o.help for o in options.OPTIONS if o.flag == flag), \
+                (command, flag)

@@ -8,7 +8,7 @@ There is no solution/: the zip is checked for solution code after it is built.
 """
 from pathlib import Path
 
-from grader import release
+from grader import options, release
 from grader.gradescope import (DATA_SUBDIR, ENV_FILE, GRADING_TIMEOUT_S, STUDENT_USER)
 
 HERE = Path(__file__).resolve().parent
@@ -78,9 +78,7 @@ def add_arguments(parser):
     parser.add_argument("--with-cifar", action="store_true",
                         help="setup.sh downloads CIFAR-10 (about 170 MB) so the training checks "
                              "run; without it they are skipped (and their points not counted)")
-    parser.add_argument("--timeout", type=int, default=GRADING_TIMEOUT_S,
-                        help=f"seconds one grading run may take (default {GRADING_TIMEOUT_S}); "
-                             "keep it below Gradescope's autograder timeout")
+    options.add(parser, options.GRADING_TIMEOUT)
 
 
 def run(args):

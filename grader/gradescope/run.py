@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from grader import report
+from grader import options, report
 from grader.gradescope import (DATA_SUBDIR, DEFAULT_ROOT, ENV_FILE, GRADING_TIMEOUT_S, ROOT_ENV,
                                STOP_GRACE_S, STUDENT_USER)
 
@@ -150,15 +150,14 @@ def time_limit_note(timeout):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m grader.gradescope.run",
-                                     description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m grader.gradescope.run", description=__doc__.split("\n\n")[0],
+        epilog=f"Defaults here: --run-as ${RUN_AS_ENV}, else gradescope.env's STUDENT_USER "
+               f"({STUDENT_USER}; '' for none); --timeout gradescope.env's GRADING_TIMEOUT_S.")
     parser.add_argument("--root", default=os.environ.get(ROOT_ENV, DEFAULT_ROOT),
                         help=f"Gradescope's folder (default ${ROOT_ENV} or {DEFAULT_ROOT})")
-    parser.add_argument("--run-as", default=os.environ.get(RUN_AS_ENV),
-                        help=f"user for student code (default ${RUN_AS_ENV}, else gradescope.env's "
-                             f"STUDENT_USER, {STUDENT_USER}; '' for none)")
-    parser.add_argument("--timeout", type=float, default=None,
-                        help=f"seconds for the whole grading run (default {GRADING_TIMEOUT_S})")
+    options.add(parser, options.RUN_AS, default=os.environ.get(RUN_AS_ENV))
+    options.add(parser, options.GRADING_TIMEOUT, default=None)
     args = parser.parse_args(argv)
 
     root = Path(args.root).resolve()
