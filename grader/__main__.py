@@ -71,6 +71,7 @@ def _report(args):
 
 
 def build_parser():
+    """The `python -m grader` parser: one subcommand per job, each owned by its module."""
     parser = argparse.ArgumentParser(
         prog="python -m grader", description="cs260 autograder: instructors' commands.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -131,6 +132,7 @@ def build_parser():
 
 
 def main(argv=None):
+    """Run one instructors' command; its exit status."""
     parser = build_parser()
     # fixtures, make-starter and grade pass unknown options on (to the module, or to pytest).
     args, rest = parser.parse_known_args(argv)

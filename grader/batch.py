@@ -163,6 +163,7 @@ class Progress:
         self.lock = threading.Lock()
 
     def update(self, student, status):
+        """Count one finished submission and redraw the bar (a line per update off a terminal)."""
         with self.lock:
             self.done += 1
             self.failed += status.startswith(ERROR)
@@ -213,6 +214,7 @@ def grade_all(folder, out_dir, jobs=None, force=False, timeout=GRADING_TIMEOUT_S
 
 
 def add_arguments(parser):
+    """The options of grade-all (shared ones from grader/options.py)."""
     parser.add_argument("folder", metavar="DIR",
                         help="one subfolder or .zip per submission (an unzipped Gradescope export)")
     parser.add_argument("--out", required=True, metavar="OUTDIR",
@@ -247,6 +249,7 @@ def _default_run_as(run_as, stream=sys.stderr):
 
 
 def run(args):
+    """`grade-all`: grade the folder (and write the class report if asked); the exit status."""
     statuses = grade_all(args.folder, args.out, args.jobs, args.force, args.timeout,
                          args.pytest_arg, _default_run_as(args.run_as))
     code = 1 if any(s.startswith(ERROR) for s in statuses.values()) else 0

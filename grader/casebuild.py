@@ -52,18 +52,22 @@ class Case:
 
     @property
     def visibility(self):
+        """"hidden" for a case of a `.hidden` check, else "public": where its fixture lives."""
         return "hidden" if self.check.endswith(".hidden") else "public"
 
     @property
     def section(self):
+        """The notebook section whose table row the case's points go to."""
         return config.CHECKS[self.check][0]
 
     @property
     def rng_seed(self):
+        """The seed its inputs are drawn from: given, or derived from the id so it never drifts."""
         return self.seed if self.seed >= 0 else zlib.crc32(self.id.encode()) % (2 ** 31)
 
     @property
     def tol(self):
+        """The relative-error tolerance of its dtype (grader/config.py)."""
         return config.TOL_FLOAT32 if self.dtype == "float32" else config.TOL_FLOAT64
 
     @property
@@ -79,6 +83,7 @@ class Case:
 
     @property
     def fixture_path(self):
+        """Where its expected outputs are stored (fixtures/<visibility>/<id>.npz)."""
         return FIXTURES / self.visibility / f"{self.id}.npz"
 
     def inputs(self):
@@ -119,17 +124,20 @@ def _cast(d, dtype):
 
 
 def conv_out_shape(x_shape, w_shape, stride, pad):
+    """The output shape of a convolution, for drawing an upstream gradient of that shape."""
     N, _, H, W = x_shape
     F, _, HH, WW = w_shape
     return (N, F, 1 + (H + 2 * pad - HH) // stride, 1 + (W + 2 * pad - WW) // stride)
 
 
 def pool_out_shape(x_shape, ph, pw, stride):
+    """The output shape of a max pooling, for drawing an upstream gradient of that shape."""
     N, C, H, W = x_shape
     return (N, C, 1 + (H - ph) // stride, 1 + (W - pw) // stride)
 
 
 def conv_inputs(x_shape, w_shape, stride, pad, dtype="float64", dout=False):
+    """A seeded maker of x, w, b (and dout) for a convolution case."""
     def make(seed):
         r = np.random.default_rng(seed)
         d = {"x": r.standard_normal(x_shape), "w": r.standard_normal(w_shape) * 0.5,
@@ -259,6 +267,7 @@ def notebook_sbn_test(seed):
 
 
 def relu_inputs(shape, dout=False, zeros=False):
+    """A seeded maker of ReLU inputs kept off the kink at 0 (zeros=True plants exact zeros)."""
     def make(seed):
         r = np.random.default_rng(seed)
         x = r.standard_normal(shape)
@@ -273,6 +282,7 @@ def relu_inputs(shape, dout=False, zeros=False):
 
 
 def affine_inputs(x_shape, M, dout=False):
+    """A seeded maker of x, w, b (and dout) for an affine case."""
     def make(seed):
         r = np.random.default_rng(seed)
         D = int(np.prod(x_shape[1:]))
@@ -285,6 +295,7 @@ def affine_inputs(x_shape, M, dout=False):
 
 
 def softmax_inputs(N, C, scale=1.0, offset=0.0):
+    """A seeded maker of scores and labels for a softmax-loss case (scale/offset: large scores)."""
     def make(seed):
         r = np.random.default_rng(seed)
         return {"x": scale * r.standard_normal((N, C)) + offset,
@@ -345,12 +356,14 @@ NET_PARAMS = ("W1", "b1", "W2", "b2", "W3", "b3")
 # ----------------------------------------------------------------------------------------------
 
 def conv_forward(id, check, x, w, stride, pad, dtype="float64", about=""):
+    """A case of conv_forward_naive."""
     return Case(id=id, check=check, function=CONV_FORWARD, args=("x", "w", "b", "conv_param"),
                 params={"conv_param": {"stride": stride, "pad": pad}},
                 make=conv_inputs(x, w, stride, pad, dtype), dtype=dtype, about=about)
 
 
 def conv_backward(id, check, x, w, stride, pad, dtype="float64", about=""):
+    """A case of conv_backward_naive (forward and backward, gradients of x, w, b)."""
     return Case(id=id, check=check, function=CONV_FORWARD, backward=CONV_BACKWARD,
                 args=("x", "w", "b", "conv_param"), grads=("x", "w", "b"),
                 params={"conv_param": {"stride": stride, "pad": pad}},
@@ -358,10 +371,12 @@ def conv_backward(id, check, x, w, stride, pad, dtype="float64", about=""):
 
 
 def pool_param(ph, pw, stride):
+    """The pool_param argument as the notebook writes it."""
     return {"pool_param": {"pool_height": ph, "pool_width": pw, "stride": stride}}
 
 
 def pool_forward(id, check, x, ph, pw, stride, dtype="float64", about="", negative=False):
+    """A case of max_pool_forward_naive."""
     return Case(id=id, check=check, function=POOL_FORWARD, args=("x", "pool_param"),
                 params=pool_param(ph, pw, stride),
                 make=pool_inputs(x, ph, pw, stride, dtype, negative=negative), dtype=dtype,
@@ -370,6 +385,7 @@ def pool_forward(id, check, x, ph, pw, stride, dtype="float64", about="", negati
 
 def pool_backward(id, check, x, ph, pw, stride, dtype="float64", about="", ties=False):
     # With tied maxima the centered differences are not a gradient: fixture only.
+    """A case of max_pool_backward_naive (tied maxima: checked on the fixture only)."""
     return Case(id=id, check=check, function=POOL_FORWARD, backward=POOL_BACKWARD,
                 args=("x", "pool_param"), grads=("x",), params=pool_param(ph, pw, stride),
                 make=pool_inputs(x, ph, pw, stride, dtype, dout=True, ties=ties), dtype=dtype,
@@ -380,6 +396,7 @@ BN_STATE = ("bn_param", ("running_mean", "running_var"))
 
 
 def sbn_forward(id, check, x, bn_param, dtype="float64", about="", running=False):
+    """A case of spatial_batchnorm_forward (train mode also checks the running averages)."""
     train = bn_param["mode"] == "train"
     return Case(id=id, check=check, function=SBN_FORWARD,
                 args=("x", "gamma", "beta", "bn_param"), params={"bn_param": bn_param},
@@ -388,6 +405,7 @@ def sbn_forward(id, check, x, bn_param, dtype="float64", about="", running=False
 
 
 def sbn_backward(id, check, x, about=""):
+    """A case of spatial_batchnorm_backward in train mode."""
     return Case(id=id, check=check, function=SBN_FORWARD, backward=SBN_BACKWARD,
                 args=("x", "gamma", "beta", "bn_param"), grads=("x", "gamma", "beta"),
                 params={"bn_param": {"mode": "train"}},
@@ -395,6 +413,7 @@ def sbn_backward(id, check, x, about=""):
 
 
 def sgn_forward(id, check, x, G, eps=None, dtype="float64", about=""):
+    """A case of spatial_groupnorm_forward with G groups."""
     gn_param = {} if eps is None else {"eps": eps}
     return Case(id=id, check=check, function=SGN_FORWARD,
                 args=("x", "gamma", "beta", "G", "gn_param"),
@@ -403,6 +422,7 @@ def sgn_forward(id, check, x, G, eps=None, dtype="float64", about=""):
 
 
 def sgn_backward(id, check, x, G, about=""):
+    """A case of spatial_groupnorm_backward with G groups."""
     return Case(id=id, check=check, function=SGN_FORWARD, backward=SGN_BACKWARD,
                 args=("x", "gamma", "beta", "G", "gn_param"), grads=("x", "gamma", "beta"),
                 params={"G": G, "gn_param": {}},
@@ -410,6 +430,7 @@ def sgn_backward(id, check, x, G, about=""):
 
 
 def convnet(id, check, model, N, about=""):
+    """A ThreeLayerConvNet case: the model's settings and a kink-free batch of N."""
     return Case(id=id, check=check, function=CONVNET, kind="convnet",
                 params={"model": dict(model, dtype="float64")}, make=net_inputs(model, N),
                 grads=NET_PARAMS, about=about)

@@ -138,6 +138,7 @@ def twin(case, inputs):
 
 
 def check_twin(worker, case, inputs, expected, text):
+    """Check the forward on a transformed twin of the inputs, which a fixture lookup fails."""
     made = twin(case, inputs)
     if made is None:
         return
@@ -152,6 +153,7 @@ def check_twin(worker, case, inputs, expected, text):
 
 
 def forward_matches(out, expected, case):
+    """True if the forward matches its fixture; if not, a backward failure points there first."""
     try:
         out = np.asarray(out, dtype=np.float64)
     except (TypeError, ValueError):
@@ -207,6 +209,7 @@ def standard_cache_failed(e, standard, fname, bname):
 
 
 def report_line(e):
+    """The first non-empty line of an error's message, for a one-line summary."""
     text = getattr(e, "message", "") or str(e)
     return next((line.strip() for line in text.splitlines() if line.strip()), type(e).__name__)
 

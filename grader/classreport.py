@@ -64,10 +64,12 @@ class Student:
 
     @property
     def max_score(self):
+        """The points this submission's checks were out of."""
         return sum(float(t.get("max_score", 0) or 0) for t in self.tests)
 
     @property
     def graded(self):
+        """True if it was graded and counts in the statistics."""
         return self.status == "graded"
 
 
@@ -252,6 +254,7 @@ def check_of(test):
 
 
 def function_of(test):
+    """The graded function a results.json test belongs to (its first tag)."""
     tags = test.get("tags") or []
     return str(tags[0]) if tags else str(test["name"]).split(":", 1)[0]
 
@@ -690,6 +693,7 @@ def write_report(paths, out_dir, names=False):
 
 
 def add_arguments(parser):
+    """The options of `python -m grader report`."""
     parser.add_argument("results", nargs="*", metavar="RESULTS", default=["."],
                         help="grade-all output folders, folders holding one results.json per "
                              "submission at any depth (a Gradescope export), or results.json "
@@ -702,6 +706,7 @@ def add_arguments(parser):
 
 
 def run(args):
+    """`python -m grader report`: write the page and CSVs; the exit status (2: no matplotlib)."""
     try:
         page = write_report(args.results, args.out, names=args.names)
     except MissingMatplotlib as e:

@@ -109,6 +109,7 @@ class _Process:
         self.token = object()  # handles from this process carry it
 
     def close(self):
+        """Kill the worker's process group and close its pipes and capture file."""
         _kill_group(self.proc)
         for fd in (self.req_w, self.rep_r):
             try:
@@ -133,6 +134,7 @@ class WorkerGroup:
         self._members = weakref.WeakSet()
 
     def add(self, worker):
+        """Make `worker` a member, so starting it stops the others."""
         self._members.add(worker)
 
     def stop_others(self, keep):
@@ -198,6 +200,7 @@ class Worker:
 
     @property
     def pid(self):
+        """The running worker's process id (None when none runs)."""
         return self._proc.proc.pid if self._proc else None
 
     def _env(self, home):

@@ -45,6 +45,7 @@ def fmt(v):
 
 
 def fmt_index(index):
+    """An array index as a message shows it: (i, j, ...)."""
     return "(" + ", ".join(str(int(i)) for i in index) + ")" if len(index) != 1 else f"({int(index[0])},)"
 
 
@@ -76,6 +77,7 @@ def floor_for(expected, tol_floor_rel=0.0):
 # ----------------------------------------------------------------------------------------------
 
 def type_name(value):
+    """What a value is, in words, for messages about a wrong return type."""
     if isinstance(value, np.ndarray):
         return f"an ndarray of shape {tuple(value.shape)}"
     if isinstance(value, (tuple, list)):

@@ -39,6 +39,7 @@ class CifarUnpickler(pickle.Unpickler):
     dict/list/str, and codecs.encode (how Python 3 writes bytes in protocol-2 pickles)."""
 
     def find_class(self, module, name):
+        """Allow only what CIFAR-10's batch files hold; refuse every other class."""
         if name == "_reconstruct" and module in ("numpy.core.multiarray", "numpy._core.multiarray"):
             return _reconstruct()
         if module == "numpy" and name in ("ndarray", "dtype"):
@@ -89,6 +90,7 @@ def cifar_dir():
 
 
 def where_cifar_is_looked_for():
+    """The places searched for CIFAR-10, for the skip message."""
     return " and ".join(label for label, _ in _candidates())
 
 

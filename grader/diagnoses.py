@@ -198,10 +198,12 @@ def pool_windows(x, ph, pw, stride):
 
 
 def avg_pool(x, ph, pw, stride):
+    """Average pooling: what a max pool written as a mean returns."""
     return pool_windows(x, ph, pw, stride).mean(axis=-1)
 
 
 def max_pool(x, ph, pw, stride):
+    """Max pooling, to simulate the mistakes made with wrong window arguments."""
     return pool_windows(x, ph, pw, stride).max(axis=-1)
 
 
@@ -251,6 +253,7 @@ def normalize(x, axes, eps, ddof=0, eps_outside=False):
 
 
 def scale_shift(x_hat, gamma, beta, channel_axis=1):
+    """gamma * x_hat + beta with gamma and beta along `channel_axis`."""
     shape = [1] * x_hat.ndim
     shape[channel_axis] = -1
     return x_hat * np.reshape(gamma, shape) + np.reshape(beta, shape)

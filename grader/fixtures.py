@@ -243,6 +243,7 @@ def check(committed=FIXTURES, solution=REPO / "solution", log=print):
 
 
 def main(argv=None):
+    """`python -m grader fixtures regen|check`; the exit status."""
     parser = argparse.ArgumentParser(prog="python -m grader.fixtures",
                                      description="Regenerate or check the grader's fixtures.")
     sub = parser.add_subparsers(dest="command", required=True)

@@ -40,9 +40,11 @@ class Ledger:
 
     @property
     def credit(self):
+        """The share of its points the item keeps (less than 1 after a shape slip)."""
         return config.SHAPE_SLIP_CREDIT if self.slips else 1.0
 
     def message(self):
+        """What the student reads about the item's shape slip, charged once."""
         first = self.slips[0]
         more = (f" ({len(self.slips) - 1} more array(s) of this case show the same slip, "
                 f"charged once)") if len(self.slips) > 1 else ""

@@ -403,6 +403,7 @@ def build_release(out, images_dir=None):
 
 
 def main(argv=None):
+    """`python -m grader.release`: build the student bundle; the exit status."""
     import argparse
     parser = argparse.ArgumentParser(prog="python -m grader student-release",
                                      description="Build the student bundle (.zip or folder).")
@@ -411,6 +412,7 @@ def main(argv=None):
 
 
 def add_arguments(parser):
+    """The options of student-release."""
     parser.add_argument("out", help="OUT.zip, or a new (or empty) folder")
     parser.add_argument("--images", metavar="DIR", default=None,
                         help=f"folder with {' and '.join(IMAGES)} for the notebook's image aside "
@@ -419,6 +421,7 @@ def add_arguments(parser):
 
 
 def run(args):
+    """Build and check the student bundle; the exit status."""
     out = build_release(args.out, args.images)
     n = len(read_bundle(out))
     print(f"student release: {out} ({n} files; no solution code, no hidden cases or fixtures)")

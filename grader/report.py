@@ -40,18 +40,22 @@ class ItemResult:
 
     @property
     def name(self):
+        """The check's name in results.json and the table, with its case id."""
         return f"{self.check} [{self.case}]" if self.case else self.check
 
     @property
     def ran(self):
+        """True once the item has an outcome."""
         return self.outcome != ""
 
     @property
     def earned(self):
+        """The points it earned: its weight times its credit when it passed."""
         return self.weight * self.credit if self.outcome == PASSED else 0.0
 
     @property
     def partial(self):
+        """True if it passed with part of its points (a shape slip)."""
         return self.outcome == PASSED and self.credit < 1
 
     @property

@@ -65,6 +65,7 @@ def conv_grad_shapes(case, fx, g):
 
 
 def conv_grad_mistakes(case, fx, g):
+    """Known wrong gradients of this case's conv backward, to name a likely cause."""
     p = case.params["conv_param"]
     return conv_grad_candidates(fx.inputs["x"], fx.inputs["w"], fx.dout, p["stride"], p["pad"],
                                 g, fx.expected[f"d{g}"])

@@ -39,6 +39,7 @@ def uses_layers(check_fn):
 
 
 def require(submission):
+    """Fail at once with the loader's message when cnn.py or layers.py is missing or broken."""
     require_file(submission, "cnn.py")
     require_file(submission, "layers.py")
 
@@ -57,6 +58,7 @@ def read_params(worker, model, what):
 
 
 def expected_shapes(C, H, W, F, fs, hidden, classes):
+    """The parameter shapes the notebook specifies for ThreeLayerConvNet."""
     return {"W1": (F, C, fs, fs), "b1": (F,), "W2": (F * (H // 2) * (W // 2), hidden),
             "b2": (hidden,), "W3": (hidden, classes), "b3": (classes,)}
 
@@ -70,6 +72,7 @@ def model_with(worker, model_kwargs, params):
 
 
 def loss_and_grads(worker, model, X, y):
+    """Call model.loss(X, y) and check it returns a loss and a dict of every gradient."""
     loss, grads = unpack(worker.call((model, "loss"), X, y), ("loss", "grads"),
                          "ThreeLayerConvNet.loss(X, y)")
     if not isinstance(grads, dict):
@@ -102,6 +105,7 @@ def scores_of(worker, model, X):
 
 
 def net_text(case, fx):
+    """The net and batch of a case, as failure messages name the input."""
     model = case.params["model"]
     shown = ", ".join(f"{k}={v!r}" for k, v in model.items())
     return (f"ThreeLayerConvNet({shown}) with parameters set by the grader; X "
@@ -231,6 +235,7 @@ def reg_loss_mistakes(case, fx):
 
 
 def check_scores(worker, case, fx, model):
+    """The scores and the loss of a case's net against the fixture."""
     text = net_text(case, fx)
     scores = worker.call((model, "loss"), fx.inputs["X"])
     assert_close(scores, fx.expected["scores"], what="ThreeLayerConvNet.loss(X) (scores)",
@@ -315,6 +320,7 @@ def test_hidden(case, worker, submission, record_property):
 # ----------------------------------------------------------------------------------------------
 
 def accuracy(worker, model, X, y):
+    """The share of X the model classifies as y (its scores computed in the worker)."""
     return float(np.mean(np.argmax(scores_of(worker, model, X), axis=1) == y))
 
 

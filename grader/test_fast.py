@@ -23,17 +23,20 @@ from grader.test_pool_forward import pool_candidates
 
 
 def timed(fn, *args):
+    """(result, seconds) of one call."""
     start = time.perf_counter()
     result = fn(*args)
     return result, time.perf_counter() - start
 
 
 def timing_line(what, naive, fast):
+    """The notebook-style line comparing naive and fast times."""
     speedup = f"{naive / fast:.1f}x" if fast > 0 else "n/a"
     return f"{what}: naive {naive:.4f} s, fast {fast:.4f} s, speedup {speedup}"
 
 
 def conv_cell():
+    """The notebook's fast-vs-naive convolution cell: its inputs and their description."""
     r = np.random.RandomState(260)   # the notebook's cell
     x, w, b = r.randn(100, 3, 31, 31), r.randn(25, 3, 3, 3), r.randn(25)
     dout = r.randn(100, 25, 16, 16)
@@ -44,6 +47,7 @@ def conv_cell():
 
 
 def pool_cell():
+    """The notebook's fast-vs-naive pooling cell: its inputs and their description."""
     r = np.random.RandomState(260)
     x, dout = r.randn(100, 3, 32, 32), r.randn(100, 3, 16, 16)
     pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}

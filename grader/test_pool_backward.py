@@ -6,6 +6,7 @@ from grader.diagnoses import Cause
 
 
 def pool_grad_mistakes(case, fx, g):
+    """Known wrong gradients of this case's max-pool backward, to name a likely cause."""
     p = case.params["pool_param"]
     return pool_grad_candidates(fx.inputs["x"], fx.dout, p["pool_height"], p["pool_width"],
                                 p["stride"])

@@ -51,6 +51,7 @@ def windows_at_window_steps(x, ph, pw, out_hw):
 
 
 def pool_shape_hints(case, fx):
+    """Output shapes that known mistakes in the pooled size produce, with their causes."""
     N, C, H, W = fx.inputs["x"].shape
     p = case.params["pool_param"]
     ph, pw, s = p["pool_height"], p["pool_width"], p["stride"]

@@ -38,11 +38,13 @@ def resolved_bn_param(case, fx):
 
 
 def affine_mistakes(case, fx):
+    """Known wrong affine outputs (bias missing), to name a likely cause."""
     return [(Cause("affine_forward.no_bias", "the bias b is not added"),
              fx.expected["out"] - fx.inputs["b"])]
 
 
 def relu_grad_mistakes(case, fx, g):
+    """Known wrong ReLU gradients (passes at 0, mask only), to name a likely cause."""
     x = fx.inputs["x"]
     return [(Cause("relu_backward.passes_at_zero",
                    "the gradient passes where x == 0 (x >= 0): ReLU's gradient there is 0 "
@@ -53,6 +55,7 @@ def relu_grad_mistakes(case, fx, g):
 
 
 def batchnorm_grad_mistakes(case, fx, g):
+    """Known wrong batchnorm dx (statistics treated as constants), to name a likely cause."""
     if g != "x":
         return []
     return [(Cause("batchnorm_backward.constant_stats",
@@ -62,6 +65,7 @@ def batchnorm_grad_mistakes(case, fx, g):
 
 
 def softmax_mistakes(case, fx):
+    """Known wrong softmax losses (summed, unshifted), to name a likely cause."""
     n = len(fx.inputs["y"])
     return [(Cause("softmax_loss.summed",
                    f"the loss is summed over the {n} examples instead of averaged"),

@@ -8,6 +8,7 @@ from grader.diagnoses import Cause
 
 
 def sbn_grad_mistakes(case, fx, g):
+    """Known wrong spatial batchnorm dx, to name a likely cause."""
     if g != "x":
         return []
     eps = case.params["bn_param"].get("eps", 1e-5)

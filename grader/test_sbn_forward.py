@@ -29,6 +29,7 @@ def channel_stats(out):
 
 
 def check_sbn(worker, case):
+    """One spatial batchnorm forward case: output, running averages, and a transformed twin."""
     fx = load_fixture(case)
     text = case_inputs_text(case, fx.inputs)
     out, _, after = call_forward(worker, case, fx.inputs)

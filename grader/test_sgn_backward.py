@@ -5,6 +5,7 @@ from grader.checking import run_backward_check
 
 
 def sgn_grad_mistakes(case, fx, g):
+    """Known wrong spatial group norm dx, to name a likely cause."""
     if g != "x":
         return []
     return bugs.group_norm_backward_variants(fx.inputs["x"], fx.inputs["gamma"], fx.dout,

@@ -6,6 +6,7 @@ from grader.plugin import require_file
 
 
 def sgn_mistakes(case, fx):
+    """Known wrong spatial group norm outputs, to name a likely cause."""
     eps = case.params["gn_param"].get("eps", 1e-5)
     return bugs.group_norm_variants(fx.inputs["x"], fx.inputs["gamma"], fx.inputs["beta"],
                                     case.params["G"], eps)

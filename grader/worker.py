@@ -86,6 +86,7 @@ class Server:
         return {"$h": hid, "type": type(obj).__name__[:100]}
 
     def lookup(self, hid, _type):
+        """The object a Handle names; a protocol error if it was released or is foreign."""
         try:
             return self.objects[hid]
         except KeyError:
@@ -106,6 +107,7 @@ class Server:
     # -- student code ----------------------------------------------------------------
 
     def module_file(self, module_name):
+        """The file of a cs260 module inside the overlay, for import-error messages."""
         rel = module_name.replace(".", "/")
         for cand in (rel + ".py", rel + "/__init__.py"):
             if os.path.exists(os.path.join(self.root, cand)):
@@ -155,6 +157,7 @@ class Server:
         raise Fail("protocol", "target must be 'module.attr' or [handle, method]")
 
     def relative(self, filename):
+        """A traceback file name as the student knows it (cs260/layers.py), not the overlay path."""
         real = os.path.realpath(filename)
         if real in self.student_paths:
             return self.student_paths[real]
@@ -198,6 +201,7 @@ class Server:
         return info
 
     def seed(self, req):
+        """Seed numpy's and Python's global generators when the request asks for it."""
         seed = req.get("seed")
         if seed is not None:
             np.random.seed(seed)
@@ -221,6 +225,7 @@ class Server:
         return arr
 
     def stacked(self, results):
+        """Stack a batch's results; a bad_return when their shapes differ."""
         shapes = {a.shape for a in results}
         if len(shapes) > 1:
             raise Fail("bad_return", f"batch results have different shapes {sorted(shapes)[:4]}")
@@ -229,14 +234,17 @@ class Server:
     # -- operations ------------------------------------------------------------------
 
     def op_ping(self, req):
+        """Answer a ping: pid, uid and the limits that could not be applied."""
         return {"pid": os.getpid(), "uid": os.getuid(),
                 "unapplied": list(getattr(self.args, "unapplied", []))}
 
     def op_import(self, req):
+        """Import a student module, so an import error shows before any call."""
         self.import_module(req["module"])
         return None
 
     def op_call(self, req):
+        """Call a target function with the request's arguments (and return them if asked)."""
         fn = self.resolve(req["target"])
         args, kwargs = list(req.get("args") or []), dict(req.get("kwargs") or {})
         self.seed(req)
@@ -246,12 +254,14 @@ class Server:
         return result
 
     def op_new(self, req):
+        """Construct an object (the student's model) and keep it behind a Handle."""
         cls = self.resolve(req["cls"])
         self.seed(req)
         obj = cls(*(req.get("args") or []), **(req.get("kwargs") or {}))
         return Keep(obj)
 
     def op_batch(self, req):
+        """Call a target once per value of one argument; the stacked results."""
         fn = self.resolve(req["target"])
         args, kwargs = list(req.get("args") or []), dict(req.get("kwargs") or {})
         vary, values, pick = req["vary"], req["values"], req.get("pick", 0)
@@ -268,6 +278,7 @@ class Server:
         return self.stacked(results)
 
     def op_batch_item(self, req):
+        """Per value: set one entry of an attribute, call a method; the stacked results."""
         obj = req["handle"]
         attr, key, values = req.get("attr"), req["key"], req["values"]
         method, pick = req["method"], req.get("pick", 0)
@@ -296,15 +307,18 @@ class Server:
             raise
 
     def op_getattr(self, req):
+        """An attribute of a kept object."""
         return getattr(req["handle"], req["name"])
 
     def op_setitem(self, req):
+        """Set an item of a kept object (or of one of its attributes)."""
         obj, attr = req["handle"], req.get("attr")
         container = getattr(obj, attr) if attr else obj
         container[req["key"]] = req["value"]
         return None
 
     def op_release(self, req):
+        """Forget kept objects the grader no longer needs."""
         for hid in req.get("ids") or []:
             self.objects.pop(hid, None)
         return None
@@ -336,6 +350,7 @@ class Server:
         return text
 
     def handle_request(self, req):
+        """Run one request; its reply: the value, or the error with the student's frames."""
         op = req.get("op") if isinstance(req, dict) else None
         fn = getattr(self, f"op_{op}", None) if isinstance(op, str) else None
         started = time.perf_counter()
@@ -382,6 +397,7 @@ class Server:
                 view = view[os.write(self.args.fd_out, view):]
 
     def serve(self):
+        """Answer requests until the grader closes the pipe."""
         self.send({"ok": True, "value": self.op_ping({})})  # "ready"
         while True:
             try:
@@ -409,6 +425,7 @@ class BlockedImports:
         self.names, self.reason = tuple(names), reason
 
     def find_spec(self, fullname, path=None, target=None):
+        """Refuse to import a blocked module or any of its submodules, saying why."""
         for name in self.names:
             if fullname == name or fullname.startswith(name + "."):
                 why = f": {self.reason}" if self.reason else ""
@@ -496,6 +513,7 @@ def die_with_parent(parent_pid, unapplied):
 
 
 def main(argv=None):
+    """The worker's entry point: apply the limits, drop privileges, then serve the grader."""
     parent_pid = os.getppid()
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--fd-in", type=int, required=True)

@@ -203,3 +203,45 @@ def test_every_entry_point_gives_run_as_the_same_help():
         for flag in flags:
             assert found[flag] == next(o.help for o in options.OPTIONS if o.flag == flag), \
                 (command, flag)
+
+
+# ----------------------------------------------------------------------------------------------
+# Docstrings: every pytest hook and every public function says what it does and why
+# ----------------------------------------------------------------------------------------------
+
+def functions(include_private=False):
+    """[(qualified name, ast node)] of the functions and methods of every grader module (methods
+    of private classes count as private; nested functions are not listed)."""
+    found = []
+
+    def walk(module, nodes, prefix, private):
+        for node in nodes:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                if include_private or not (private or node.name.startswith("_")):
+                    found.append((f"{module}.{prefix}{node.name}", node))
+            elif isinstance(node, ast.ClassDef):
+                walk(module, node.body, f"{prefix}{node.name}.",
+                     private or node.name.startswith("_"))
+
+    for name, path in grader_modules().items():
+        walk(name, parse(path).body, "", False)
+    return found
+
+
+def test_every_pytest_hook_has_a_docstring():
+    hooks = [(name, node) for name, node in functions(include_private=True)
+             if node.name.startswith("pytest_")]
+    assert len(hooks) >= 13, [name for name, _ in hooks]
+    missing = [name for name, node in hooks if not ast.get_docstring(node)]
+    assert missing == [], f"pytest hooks without a docstring: {missing}"
+
+
+def test_every_public_function_has_a_one_line_summary():
+    problems = []
+    for name, node in functions():
+        doc = ast.get_docstring(node)
+        if not doc:
+            problems.append(f"{name}: no docstring")
+        elif not doc.splitlines()[0].strip():
+            problems.append(f"{name}: the docstring's first line is empty")
+    assert problems == [], "\n".join(problems)

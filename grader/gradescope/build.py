@@ -74,6 +74,7 @@ def build_zip(out, with_cifar=False, timeout=GRADING_TIMEOUT_S):
 
 
 def add_arguments(parser):
+    """The options of gradescope-zip (shared ones from grader/options.py)."""
     parser.add_argument("out", help="where to write the zip, e.g. autograder.zip")
     parser.add_argument("--with-cifar", action="store_true",
                         help="setup.sh downloads CIFAR-10 (about 170 MB) so the training checks "
@@ -82,6 +83,7 @@ def add_arguments(parser):
 
 
 def run(args):
+    """`python -m grader gradescope-zip`: build and check the zip; the exit status."""
     out = build_zip(args.out, args.with_cifar, args.timeout)
     files = release.read_bundle(out)
     print(f"Gradescope autograder: {out} ({len(files)} files, CIFAR-10 download "

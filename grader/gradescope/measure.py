@@ -64,6 +64,7 @@ def measure(cmd, cpus=None, interval=0.1):
 
 
 def main(argv=None):
+    """Run a command, then print its wall time and the peak memory of its whole process tree."""
     parser = argparse.ArgumentParser(prog="python -m grader.gradescope.measure",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--cpus", default="", help="CPU list to pin to, e.g. 0 or 0,1")

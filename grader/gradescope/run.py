@@ -150,6 +150,7 @@ def time_limit_note(timeout):
 
 
 def main(argv=None):
+    """run_autograder's Python side: lock down, grade, and always leave a results.json."""
     parser = argparse.ArgumentParser(
         prog="python -m grader.gradescope.run", description=__doc__.split("\n\n")[0],
         epilog=f"Defaults here: --run-as ${RUN_AS_ENV}, else gradescope.env's STUDENT_USER "
