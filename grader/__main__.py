@@ -72,11 +72,38 @@ def _report(args):
 
 def build_parser():
     """The `python -m grader` parser: one subcommand per job, each owned by its module."""
+    from grader import batch, classreport, release
+    from grader.gradescope import build
     parser = argparse.ArgumentParser(
         prog="python -m grader", description="cs260 autograder: instructors' commands.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_fixtures(commands)
+    _add_make_starter(commands)
+    _add_owned(commands, "gradescope-zip", "build Gradescope's autograder.zip", build,
+               _gradescope_zip)
+    _add_owned(commands, "student-release", "build the student bundle (.zip or folder)", release,
+               _student_release)
+    _add_grade(commands)
+    _add_owned(commands, "grade-all", "grade a folder of submissions into a gradebook", batch,
+               _grade_all)
+    _add_owned(commands, "report", "the class report: common mistakes, scores, checks "
+                                   "(a static web page + CSV)", classreport, _report)
+    p = commands.add_parser("weights",
+                            help="print the weights table (Markdown, as in docs/GRADING.md)")
+    p.set_defaults(func=_weights)
+    return parser
 
+
+def _add_owned(commands, name, summary, module, func):
+    """A command whose options and description come from the module that does the job."""
+    p = commands.add_parser(name, help=summary, description=module.__doc__.split("\n\n")[0])
+    module.add_arguments(p)
+    p.set_defaults(func=func)
+
+
+def _add_fixtures(commands):
+    """`fixtures regen|check`: its other options pass through to grader.fixtures."""
     p = commands.add_parser("fixtures", help="regenerate or check fixtures/ (from solution/)",
                             description="Regenerate fixtures/ by running solution/ on every case "
                                         "of grader/cases.py, or check them. Other options "
@@ -84,6 +111,9 @@ def build_parser():
     p.add_argument("action", choices=["regen", "check"])
     p.set_defaults(func=_fixtures, passthrough=True)
 
+
+def _add_make_starter(commands):
+    """`make-starter`, with grader.make_starter's own options."""
     from grader import make_starter
     p = commands.add_parser("make-starter", help="generate starter/ from solution/",
                             description="Generate starter/cs260 from solution/cs260 (solution "
@@ -91,18 +121,9 @@ def build_parser():
     make_starter.add_arguments(p)
     p.set_defaults(func=_make_starter)
 
-    from grader.gradescope import build
-    p = commands.add_parser("gradescope-zip", help="build Gradescope's autograder.zip",
-                            description=build.__doc__.split("\n\n")[0])
-    build.add_arguments(p)
-    p.set_defaults(func=_gradescope_zip)
 
-    from grader import release
-    p = commands.add_parser("student-release", help="build the student bundle (.zip or folder)",
-                            description=release.__doc__.split("\n\n")[0])
-    release.add_arguments(p)
-    p.set_defaults(func=_student_release)
-
+def _add_grade(commands):
+    """`grade PATH`: the shared grading options; anything else passes through to pytest."""
     p = commands.add_parser("grade", help="grade one submission (runs pytest grader)",
                             description="Grade one submission (a folder with cs260/, loose files "
                                         "or a .zip) and print the score table; exits with "
@@ -112,23 +133,6 @@ def build_parser():
     options.add(p, options.RESULTS_JSON)
     options.add(p, options.RUN_AS)
     p.set_defaults(func=_grade, passthrough=True)
-
-    from grader import batch
-    p = commands.add_parser("grade-all", help="grade a folder of submissions into a gradebook",
-                            description=batch.__doc__.split("\n\n")[0])
-    batch.add_arguments(p)
-    p.set_defaults(func=_grade_all)
-
-    from grader import classreport
-    p = commands.add_parser("report", help="the class report: common mistakes, scores, checks "
-                                           "(a static web page + CSV)",
-                            description=classreport.__doc__.split("\n\n")[0])
-    classreport.add_arguments(p)
-    p.set_defaults(func=_report)
-
-    p = commands.add_parser("weights", help="print the weights table (Markdown, as in the README)")
-    p.set_defaults(func=_weights)
-    return parser
 
 
 def main(argv=None):

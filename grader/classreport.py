@@ -292,13 +292,25 @@ def summarize(inputs, names=False):
     """The report's numbers (Summary) from the students read."""
     students = inputs.students
     graded = [s for s in students if s.graded]
+    checks, trouble = _check_rows(_tally_checks(graded))
+    ungraded = [(s, s.status) for s in students if not s.graded]
+    return Summary(students, inputs.skipped, graded, _section_shares(graded),
+                   _common_mistakes(graded, names), checks, trouble, ungraded)
+
+
+def _section_shares(graded):
+    """(key, number, title, earned, possible) per notebook section with points, over the class."""
     sections = []
     for sec in config.SECTIONS:
         earned = sum(s.sections.get(sec.key, (0, 0))[0] for s in graded)
         possible = sum(s.sections.get(sec.key, (0, 0))[1] for s in graded)
         if possible > 0:
             sections.append((sec.key, sec.number, sec.title, earned, possible))
+    return sections
 
+
+def _common_mistakes(graded, names):
+    """Every diagnosis key given, commonest first: how many students, where, one example."""
     hits = defaultdict(set)
     functions = defaultdict(Counter)
     examples = {}
@@ -319,7 +331,11 @@ def summarize(inputs, names=False):
                          "example": example_text(t.get("output", "")),
                          "example_of": f"{s.name} ({s.anon})" if names and s.name else s.anon,
                          "example_check": str(t["name"])})
+    return mistakes
 
+
+def _tally_checks(graded):
+    """{check id: counts} over the class: items run and passed, per case and per student."""
     per = {}
     for s in graded:
         for t in s.tests:
@@ -345,6 +361,12 @@ def summarize(inputs, names=False):
             if kind in TROUBLE:
                 c["kinds"][kind] += 1
                 c["trouble_students"].add(s.key)
+    return per
+
+
+def _check_rows(per):
+    """(checks, trouble): a row per check that ran, flagged when (almost) nobody or everybody
+    passes; and the checks that timed out, crashed or raised, most often first."""
     checks, trouble = [], []
     for c in sorted(per.values(), key=lambda c: (_natural(c["number"]), c["name"])):
         if not c["items"]:
@@ -365,9 +387,7 @@ def summarize(inputs, names=False):
             trouble.append(dict(entry, kinds=dict(c["kinds"]), total=sum(c["kinds"].values()),
                                 trouble_students=len(c["trouble_students"])))
     trouble.sort(key=lambda t: (-t["total"], t["name"]))
-    ungraded = [(s, s.status) for s in students if not s.graded]
-    return Summary(students, inputs.skipped, graded, sections, mistakes, checks, trouble,
-                   ungraded)
+    return checks, trouble
 
 
 def _section(test):
@@ -563,7 +583,14 @@ def _anchor(key):
 
 def render(summary, pngs, names=False, title="cs260 class report"):
     """The page as one HTML string."""
-    s = summary
+    parts = (_head_html(summary, pngs, names, title) + _mistakes_html(summary, pngs)
+             + _checks_html(summary) + _trouble_html(summary)
+             + _ungraded_html(summary, names) + _examples_html(summary))
+    return "\n".join(parts)
+
+
+def _head_html(s, pngs, names, title):
+    """The page's head, the summary cards and section 1 (scores, points per section)."""
     totals = [x.score for x in s.graded]
     mean = sum(totals) / len(totals) if totals else 0.0
     median = sorted(totals)[len(totals) // 2] if totals else 0.0
@@ -597,33 +624,40 @@ skipped. {'Names shown (--names).' if names else 'Anonymised: students appear as
                      f'<span class="bar"><i style="width:{100 * share:.0f}%"></i></span>'
                      f'{100 * share:.0f}%</td></tr>')
     parts.append("</table>")
+    return parts
 
-    parts.append('<h2 id="mistakes">2. Common mistakes</h2>'
-                 '<p class="muted">Every likely cause the checks diagnosed, by its stable key, '
-                 'with the number of students who hit it (at least once) and the functions '
-                 'where it showed up. The example is one student\'s message, anonymised.</p>')
-    parts.append(_img(pngs, "mistakes", "bar chart of the commonest mistakes"))
-    if s.mistakes:
-        parts.append("<table><tr><th>students</th><th>mistake (diagnosis key)</th>"
-                     "<th>functions</th><th>example</th></tr>")
-        for m in s.mistakes:
-            shown = m["functions"][:FUNCTIONS_SHOWN]
-            more = len(m["functions"]) - len(shown)
-            funcs = ", ".join(f"<code>{_e(f)}</code>" for f in shown) + (
-                f' <span class="muted">+{more} more</span>' if more > 0 else "")
-            parts.append(f'<tr><td class="n">{m["students"]}</td><td>{_e(m["title"])}<br>'
-                         f'<code class="key">{_e(m["key"])}</code></td><td>{funcs}</td>'
-                         f'<td><a href="#{_anchor(m["key"])}">example</a></td></tr>')
-        parts.append("</table>")
-    else:
-        parts.append("<p>No diagnosis in these results.</p>")
 
-    parts.append('<h2 id="checks">3. Per check</h2>'
-                 f'<p class="muted">Pass rate over the cases run (a check has one item per '
-                 f'case); mean points per graded student. Flags: pass rate at most '
-                 f'{NOBODY:.0%} (a broken check or an unclear TODO?) or at least '
-                 f'{EVERYBODY:.0%}.</p><table><tr><th>check</th><th>section</th>'
-                 '<th>cases</th><th>pass rate</th><th>mean points</th><th>flag</th></tr>')
+def _mistakes_html(s, pngs):
+    """Section 2: the common mistakes, commonest first, each linked to an example message."""
+    parts = ['<h2 id="mistakes">2. Common mistakes</h2>'
+             '<p class="muted">Every likely cause the checks diagnosed, by its stable key, '
+             'with the number of students who hit it (at least once) and the functions '
+             'where it showed up. The example is one student\'s message, anonymised.</p>',
+             _img(pngs, "mistakes", "bar chart of the commonest mistakes")]
+    if not s.mistakes:
+        return parts + ["<p>No diagnosis in these results.</p>"]
+    parts.append("<table><tr><th>students</th><th>mistake (diagnosis key)</th>"
+                 "<th>functions</th><th>example</th></tr>")
+    for m in s.mistakes:
+        shown = m["functions"][:FUNCTIONS_SHOWN]
+        more = len(m["functions"]) - len(shown)
+        funcs = ", ".join(f"<code>{_e(f)}</code>" for f in shown) + (
+            f' <span class="muted">+{more} more</span>' if more > 0 else "")
+        parts.append(f'<tr><td class="n">{m["students"]}</td><td>{_e(m["title"])}<br>'
+                     f'<code class="key">{_e(m["key"])}</code></td><td>{funcs}</td>'
+                     f'<td><a href="#{_anchor(m["key"])}">example</a></td></tr>')
+    parts.append("</table>")
+    return parts
+
+
+def _checks_html(s):
+    """Section 3: pass rate and mean points per check, flagged at the extremes."""
+    parts = ['<h2 id="checks">3. Per check</h2>'
+             f'<p class="muted">Pass rate over the cases run (a check has one item per '
+             f'case); mean points per graded student. Flags: pass rate at most '
+             f'{NOBODY:.0%} (a broken check or an unclear TODO?) or at least '
+             f'{EVERYBODY:.0%}.</p><table><tr><th>check</th><th>section</th>'
+             '<th>cases</th><th>pass rate</th><th>mean points</th><th>flag</th></tr>']
     for c in s.checks:
         cls = "low" if c["pass_rate"] <= NOBODY else "high"
         flag = f'<span class="flag {cls}">{_e(c["flag"])}</span>' if c["flag"] else ""
@@ -636,21 +670,29 @@ skipped. {'Names shown (--names).' if names else 'Anonymised: students appear as
                      f'<td class="n">{c["mean"]:.2f} / {round(c["max"], 2):g}</td>'
                      f'<td>{flag}</td></tr>')
     parts.append("</table>")
-    parts.append('<h3>Checks that time out, crash or raise</h3>')
-    if s.trouble:
-        parts.append('<p class="muted">Failed cases by kind (a student counts once per case); '
-                     'students: how many hit any of them in this check.</p>'
-                     "<table><tr><th>check</th><th>students</th>"
-                     + "".join(f"<th>{k}</th>" for k in TROUBLE) + "<th>total</th></tr>")
-        for t in s.trouble:
-            parts.append(f"<tr><td>{_e(t['name'])}</td><td class=\"n\">{t['trouble_students']}</td>"
-                         + "".join(f'<td class="n">{t["kinds"].get(k, 0)}</td>' for k in TROUBLE)
-                         + f'<td class="n">{t["total"]}</td></tr>')
-        parts.append("</table>")
-    else:
-        parts.append("<p>None.</p>")
+    return parts
 
-    parts.append('<h2 id="ungraded">4. Not graded, or nothing usable found</h2>')
+
+def _trouble_html(s):
+    """The checks that time out, crash or raise, counted by kind."""
+    parts = ['<h3>Checks that time out, crash or raise</h3>']
+    if not s.trouble:
+        return parts + ["<p>None.</p>"]
+    parts.append('<p class="muted">Failed cases by kind (a student counts once per case); '
+                 'students: how many hit any of them in this check.</p>'
+                 "<table><tr><th>check</th><th>students</th>"
+                 + "".join(f"<th>{k}</th>" for k in TROUBLE) + "<th>total</th></tr>")
+    for t in s.trouble:
+        parts.append(f"<tr><td>{_e(t['name'])}</td><td class=\"n\">{t['trouble_students']}</td>"
+                     + "".join(f'<td class="n">{t["kinds"].get(k, 0)}</td>' for k in TROUBLE)
+                     + f'<td class="n">{t["total"]}</td></tr>')
+    parts.append("</table>")
+    return parts
+
+
+def _ungraded_html(s, names):
+    """Section 4: submissions not graded or with nothing usable, and result files skipped."""
+    parts = ['<h2 id="ungraded">4. Not graded, or nothing usable found</h2>']
     if s.ungraded:
         parts.append("<table><tr><th>student</th><th>why</th></tr>")
         for student, why in s.ungraded:
@@ -664,8 +706,12 @@ skipped. {'Names shown (--names).' if names else 'Anonymised: students appear as
             shown = path if names else f"{anon}/results.json"
             parts.append(f"<tr><td><code>{_e(shown)}</code></td><td>{_e(why)}</td></tr>")
         parts.append("</table>")
+    return parts
 
-    parts.append('<h2 id="examples">Example messages</h2>')
+
+def _examples_html(s):
+    """One example message per mistake (the targets of section 2's links), and the page's end."""
+    parts = ['<h2 id="examples">Example messages</h2>']
     for m in s.mistakes:
         parts.append(f'<details id="{_anchor(m["key"])}"><summary><code>{_e(m["key"])}</code>'
                      f' &mdash; {_e(m["title"])}</summary><p class="muted">{_e(m["example_check"])}'
@@ -673,7 +719,7 @@ skipped. {'Names shown (--names).' if names else 'Anonymised: students appear as
                      f'</details>')
     parts.append('<p class="muted">The numbers are also in the CSV files beside this page.</p>'
                  "</main></body></html>\n")
-    return "\n".join(parts)
+    return parts
 
 
 def write_report(paths, out_dir, names=False):

@@ -230,10 +230,7 @@ def load_submission(path, workdir, *, trusted_root=None):
     path = Path(path)
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    trusted = Path(trusted_root).resolve() if trusted_root else trusted_starter_root()
-    if not (trusted / "__init__.py").is_file():
-        raise FileNotFoundError(f"trusted starter package not found at {trusted}")
-
+    trusted = _trusted(trusted_root)
     notes = []
     overlay = workdir / "overlay"
     extracted = workdir / "extracted"
@@ -241,50 +238,83 @@ def load_submission(path, workdir, *, trusted_root=None):
         if old.exists():
             shutil.rmtree(old)
 
-    problems = {}
-    top = None
+    top = _open(path, extracted, notes)
+    found = _scan(top, notes) if top is not None else []
+    base_names = {n: [p for p in found if p.rsplit("/", 1)[-1] == n]
+                  for n in config.STUDENT_FILES}
+    unpacked = {}  # zip inside the folder -> where it was extracted
+    if top is path and not any(base_names.values()):
+        unpacked = _unpack_inner_zips(top, found, base_names, extracted, notes)
+
+    shutil.copytree(trusted, overlay / "cs260",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    files, sources, problems = _place_student_files(
+        overlay, base_names, found, lambda rel: _real_path(top, unpacked, rel), notes)
+    return Submission(root=overlay, files=files, problems=problems, notes=notes, found=found,
+                      sources=sources,
+                      naive_root=build_naive_overlay(overlay, workdir / "naive_overlay"))
+
+
+def _trusted(trusted_root):
+    """The trusted starter package the overlay copies (given, or grader.trusted's)."""
+    trusted = Path(trusted_root).resolve() if trusted_root else trusted_starter_root()
+    if not (trusted / "__init__.py").is_file():
+        raise FileNotFoundError(f"trusted starter package not found at {trusted}")
+    return trusted
+
+
+def _open(path, extracted, notes):
+    """The folder to search: the submission folder, or where its zip was extracted (None if
+    there is nothing usable)."""
     if path.is_file():
         try:
             top = extract_zip(path, extracted / "0")
             notes.append(f"Extracted {path.name}.")
+            return top
         except UnsafeArchive as e:
             notes.append(f"The archive {path.name} was rejected: {e}.")
-    elif path.is_dir():
-        top = path
-    else:
-        notes.append(f"The submission {path} does not exist.")
+            return None
+    if path.is_dir():
+        return path
+    notes.append(f"The submission {path} does not exist.")
+    return None
 
-    found = _scan(top, notes) if top is not None else []
-    base_names = {n: [p for p in found if p.rsplit("/", 1)[-1] == n]
-                  for n in config.STUDENT_FILES}
+
+def _unpack_inner_zips(top, found, base_names, extracted, notes):
+    """Extract the zips of a folder without the student files (uploaded inside a zip that
+    Gradescope did not unpack), shallowest first, until one holds them; adds what they hold to
+    `found` and `base_names`. Returns {zip: where it was extracted}."""
+    unpacked = {}
     zips = [p for p in found if p.lower().endswith(".zip")]
-    unpacked = {}  # zip inside the folder -> where it was extracted
-    if top is path and not any(base_names.values()) and zips:
-        # Files were uploaded inside a zip that Gradescope did not unpack.
-        for i, rel in enumerate(sorted(zips, key=lambda p: (p.count("/"), p))[:MAX_ZIPS_IN_FOLDER]):
-            try:
-                sub = extract_zip(top / rel, extracted / str(i + 1))
-            except UnsafeArchive as e:
-                notes.append(f"The archive {rel} was rejected: {e}.")
-                continue
-            notes.append(f"Extracted {rel}.")
-            unpacked[rel] = sub
-            inner = [f"{rel}/{p}" for p in _scan(sub, notes)]
-            found += inner
-            for n in config.STUDENT_FILES:
-                base_names[n] += [p for p in inner if p.rsplit("/", 1)[-1] == n]
-            if any(base_names.values()):
-                break
+    for i, rel in enumerate(sorted(zips, key=lambda p: (p.count("/"), p))[:MAX_ZIPS_IN_FOLDER]):
+        try:
+            sub = extract_zip(top / rel, extracted / str(i + 1))
+        except UnsafeArchive as e:
+            notes.append(f"The archive {rel} was rejected: {e}.")
+            continue
+        notes.append(f"Extracted {rel}.")
+        unpacked[rel] = sub
+        inner = [f"{rel}/{p}" for p in _scan(sub, notes)]
+        found += inner
+        for n in config.STUDENT_FILES:
+            base_names[n] += [p for p in inner if p.rsplit("/", 1)[-1] == n]
+        if any(base_names.values()):
+            break
+    return unpacked
 
-    def real_path(rel):
-        for z, sub in unpacked.items():
-            if rel.startswith(z + "/"):
-                return sub / rel[len(z) + 1:]
-        return top / rel
 
-    shutil.copytree(trusted, overlay / "cs260",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    files, sources = {}, {}
+def _real_path(top, unpacked, rel):
+    """The file on disk of a found path, inside an extracted inner zip or the folder itself."""
+    for z, sub in unpacked.items():
+        if rel.startswith(z + "/"):
+            return sub / rel[len(z) + 1:]
+    return top / rel
+
+
+def _place_student_files(overlay, base_names, found, real_path, notes):
+    """Choose each student file among the candidates and copy it into the overlay when it is
+    valid; returns (files, sources, problems) as Submission keeps them."""
+    files, sources, problems = {}, {}, {}
     for name, place in config.STUDENT_FILES.items():
         chosen = _choose(name, place, base_names[name], notes)
         if chosen is None:
@@ -301,7 +331,4 @@ def load_submission(path, workdir, *, trusted_root=None):
             continue
         with open(overlay / place, "wb") as out:
             out.write(data)
-
-    return Submission(root=overlay, files=files, problems=problems, notes=notes, found=found,
-                      sources=sources,
-                      naive_root=build_naive_overlay(overlay, workdir / "naive_overlay"))
+    return files, sources, problems

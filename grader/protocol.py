@@ -110,40 +110,73 @@ def encode(obj, default=None):
     in its place (the worker stores the object and returns a handle reference); without it
     such a value raises ProtocolError.
     """
-    blobs = []
+    encoder = _Encoder(default)
+    tree = encoder.enc(obj, 0)
+    if len(encoder.blobs) > MAX_ARRAYS:
+        raise ProtocolError(f"more than {MAX_ARRAYS} arrays in one message")
+    return tree, encoder.blobs
 
-    def fallback(x, why):
-        if default is None:
+
+class _Encoder:
+    """One message being encoded: its blobs so far, and what to do with a value that is not data."""
+
+    def __init__(self, default):
+        self.default = default
+        self.blobs = []
+
+    def fallback(self, x, why):
+        """`default(x)`'s reference to a non-data value, or ProtocolError(why) without one."""
+        if self.default is None:
             raise ProtocolError(why)
-        return default(x)
+        return self.default(x)
 
-    def enc(x, depth):
+    def array(self, a):
+        """A reference to `a`, stored as the next .npy blob."""
+        self.blobs.append(array_to_npy(a))
+        return {"$nd": len(self.blobs) - 1}
+
+    def enc(self, x, depth):
+        """The JSON of `x` at nesting `depth`: plain JSON values as they are, the rest by kind."""
         t = type(x)
         if x is None or t is bool or t is str:
             return x
         if t is int or t is float:
             return x
         if isinstance(x, Handle):
-            return fallback(x, "cannot send a handle here")
+            return self.fallback(x, "cannot send a handle here")
         if isinstance(x, np.dtype) or (isinstance(x, type) and issubclass(x, np.generic)):
-            dt = np.dtype(x)
-            if not is_data_dtype(dt):
-                return fallback(x, f"cannot send the dtype {dt}")
-            return {"$dtype": dt.newbyteorder("=").name}
+            return self.dtype(x)
         if depth > MAX_DEPTH:
-            return fallback(x, f"value nested deeper than {MAX_DEPTH} levels")
+            return self.fallback(x, f"value nested deeper than {MAX_DEPTH} levels")
+        if isinstance(x, (np.ndarray, np.generic)):
+            return self.numpy(x)
+        if isinstance(x, (bool, int, float, str, complex)):
+            return self.builtin(x)
+        if isinstance(x, (tuple, list, dict)):
+            return self.container(x, depth)
+        return self.fallback(x, f"cannot send a value of type {t.__name__}")
+
+    def dtype(self, x):
+        """A numeric dtype (or numpy scalar type) argument, such as dtype=np.float64."""
+        dt = np.dtype(x)
+        if not is_data_dtype(dt):
+            return self.fallback(x, f"cannot send the dtype {dt}")
+        return {"$dtype": dt.newbyteorder("=").name}
+
+    def numpy(self, x):
+        """A numpy array or scalar: numeric ones as data, anything else through the fallback."""
         if isinstance(x, np.ndarray):
             if not is_data_array(x):
-                return fallback(x, f"cannot send an array of dtype {x.dtype}")
-            blobs.append(array_to_npy(x))
-            return {"$nd": len(blobs) - 1}
-        if isinstance(x, np.generic):
-            if isinstance(x, (np.bool_, np.integer, np.floating)):
-                return x.item() if not isinstance(x, np.floating) else float(x)
-            if isinstance(x, np.complexfloating):
-                blobs.append(array_to_npy(np.asarray(x)))
-                return {"$nd": len(blobs) - 1}
-            return fallback(x, f"cannot send a numpy {t.__name__}")
+                return self.fallback(x, f"cannot send an array of dtype {x.dtype}")
+            return self.array(x)
+        if isinstance(x, (np.bool_, np.integer, np.floating)):
+            return x.item() if not isinstance(x, np.floating) else float(x)
+        if isinstance(x, np.complexfloating):
+            return self.array(np.asarray(x))
+        return self.fallback(x, f"cannot send a numpy {type(x).__name__}")
+
+    def builtin(self, x):
+        """A subclass of bool, int, float, str or complex, sent as the plain value."""
         if isinstance(x, bool):
             return bool(x)
         if isinstance(x, int):
@@ -152,27 +185,21 @@ def encode(obj, default=None):
             return float(x)
         if isinstance(x, str):
             return str(x)
-        if isinstance(x, complex):
-            blobs.append(array_to_npy(np.asarray(complex(x))))
-            return {"$nd": len(blobs) - 1}
-        if isinstance(x, tuple):
-            return {"$tuple": [enc(v, depth + 1) for v in tuple.__iter__(x)]}
-        if isinstance(x, list):
-            return [enc(v, depth + 1) for v in list.__iter__(x)]
-        if isinstance(x, dict):
-            items = list(dict.items(x))
-            if not all(isinstance(k, str) for k, _ in items):
-                return fallback(x, "dict keys must be str")
-            out = {str(k): enc(v, depth + 1) for k, v in items}
-            if any(k.startswith("$") for k in out):
-                return {"$dict": out}
-            return out
-        return fallback(x, f"cannot send a value of type {t.__name__}")
+        return self.array(np.asarray(complex(x)))
 
-    tree = enc(obj, 0)
-    if len(blobs) > MAX_ARRAYS:
-        raise ProtocolError(f"more than {MAX_ARRAYS} arrays in one message")
-    return tree, blobs
+    def container(self, x, depth):
+        """A tuple, list or dict (str keys only), item by item, read without its own methods."""
+        if isinstance(x, tuple):
+            return {"$tuple": [self.enc(v, depth + 1) for v in tuple.__iter__(x)]}
+        if isinstance(x, list):
+            return [self.enc(v, depth + 1) for v in list.__iter__(x)]
+        items = list(dict.items(x))
+        if not all(isinstance(k, str) for k, _ in items):
+            return self.fallback(x, "dict keys must be str")
+        out = {str(k): self.enc(v, depth + 1) for k, v in items}
+        if any(k.startswith("$") for k in out):
+            return {"$dict": out}
+        return out
 
 
 def decode(tree, blobs, handle=None):
@@ -181,68 +208,93 @@ def decode(tree, blobs, handle=None):
     `handle(id, type)` turns a {"$h": ...} reference into an object; without it a handle
     reference raises ProtocolError.
     """
-    used = set()
+    decoder = _Decoder(blobs, handle)
+    try:
+        value = decoder.dec(tree, 0)
+    except RecursionError:
+        raise ProtocolError("value nested too deeply") from None
+    if len(decoder.used) != len(blobs):
+        raise ProtocolError(f"{len(blobs) - len(decoder.used)} array(s) sent but not referenced")
+    return value
 
-    def dec(x, depth):
+
+class _Decoder:
+    """One message being decoded: its blobs, which of them were used, the handle resolver."""
+
+    def __init__(self, blobs, handle):
+        self.blobs, self.handle, self.used = blobs, handle, set()
+
+    def dec(self, x, depth):
+        """The value of JSON `x` at nesting `depth`; a dict with a "$" key is a special value."""
         if depth > MAX_DEPTH:
             raise ProtocolError(f"value nested deeper than {MAX_DEPTH} levels")
         t = type(x)
         if x is None or t in (bool, int, float, str):
             return x
         if t is list:
-            return [dec(v, depth + 1) for v in x]
+            return [self.dec(v, depth + 1) for v in x]
         if t is not dict:
             raise ProtocolError(f"unexpected JSON value of type {t.__name__}")
         special = [k for k in x if k.startswith("$")]
         if not special:
-            return {k: dec(v, depth + 1) for k, v in x.items()}
-        key = special[0]
+            return {k: self.dec(v, depth + 1) for k, v in x.items()}
+        return self.special(x, special[0], depth)
+
+    def special(self, x, key, depth):
+        """An array, tuple, $-keyed dict, dtype or handle reference, checked strictly."""
         if key == "$nd":
-            i = x["$nd"]
-            if len(x) != 1 or type(i) is not int or not 0 <= i < len(blobs):
-                raise ProtocolError(f"bad array reference {x!r}"[:200])
-            if i in used:
-                raise ProtocolError(f"array {i} referenced twice")
-            used.add(i)
-            return npy_to_array(blobs[i])
+            return self.array(x)
         if key == "$tuple":
-            v = x["$tuple"]
-            if len(x) != 1 or type(v) is not list:
-                raise ProtocolError("bad tuple encoding")
-            return tuple(dec(e, depth + 1) for e in v)
+            return tuple(self.dec(e, depth + 1) for e in self.wrapped(x, key, list, "tuple"))
         if key == "$dict":
-            v = x["$dict"]
-            if len(x) != 1 or type(v) is not dict:
-                raise ProtocolError("bad dict encoding")
-            return {k: dec(e, depth + 1) for k, e in v.items()}
+            v = self.wrapped(x, key, dict, "dict")
+            return {k: self.dec(e, depth + 1) for k, e in v.items()}
         if key == "$dtype":
-            name = x["$dtype"]
-            if len(x) != 1 or type(name) is not str or len(name) > 20:
-                raise ProtocolError("bad dtype encoding")
-            try:
-                dt = np.dtype(name)
-            except (TypeError, ValueError, SyntaxError):
-                raise ProtocolError(f"unknown dtype {name!r}") from None
-            if not is_data_dtype(dt):
-                raise ProtocolError(f"dtype {name!r} is not a numeric or bool dtype")
-            return dt.type
+            return self.dtype(x)
         if key == "$h":
-            hid, name = x["$h"], x.get("type", "object")
-            if (type(hid) is not int or type(name) is not str or len(name) > 200
-                    or set(x) - {"$h", "type"}):
-                raise ProtocolError(f"bad handle reference {x!r}"[:200])
-            if handle is None:
-                raise ProtocolError("unexpected handle reference")
-            return handle(hid, name)
+            return self.handle_ref(x)
         raise ProtocolError(f"unknown special key {key!r}"[:200])
 
-    try:
-        value = dec(tree, 0)
-    except RecursionError:
-        raise ProtocolError("value nested too deeply") from None
-    if len(used) != len(blobs):
-        raise ProtocolError(f"{len(blobs) - len(used)} array(s) sent but not referenced")
-    return value
+    @staticmethod
+    def wrapped(x, key, kind, name):
+        """The JSON inside {key: ...}, which must be its only key and of type `kind`."""
+        v = x[key]
+        if len(x) != 1 or type(v) is not kind:
+            raise ProtocolError(f"bad {name} encoding")
+        return v
+
+    def array(self, x):
+        """The array a {"$nd": i} reference names; each blob may be used once."""
+        i = x["$nd"]
+        if len(x) != 1 or type(i) is not int or not 0 <= i < len(self.blobs):
+            raise ProtocolError(f"bad array reference {x!r}"[:200])
+        if i in self.used:
+            raise ProtocolError(f"array {i} referenced twice")
+        self.used.add(i)
+        return npy_to_array(self.blobs[i])
+
+    def dtype(self, x):
+        """The numpy scalar type of a numeric or bool {"$dtype": name}."""
+        name = x["$dtype"]
+        if len(x) != 1 or type(name) is not str or len(name) > 20:
+            raise ProtocolError("bad dtype encoding")
+        try:
+            dt = np.dtype(name)
+        except (TypeError, ValueError, SyntaxError):
+            raise ProtocolError(f"unknown dtype {name!r}") from None
+        if not is_data_dtype(dt):
+            raise ProtocolError(f"dtype {name!r} is not a numeric or bool dtype")
+        return dt.type
+
+    def handle_ref(self, x):
+        """The object a {"$h": id, "type": name} reference names, through `handle`."""
+        hid, name = x["$h"], x.get("type", "object")
+        if (type(hid) is not int or type(name) is not str or len(name) > 200
+                or set(x) - {"$h", "type"}):
+            raise ProtocolError(f"bad handle reference {x!r}"[:200])
+        if self.handle is None:
+            raise ProtocolError("unexpected handle reference")
+        return self.handle(hid, name)
 
 
 # ---------------------------------------------------------------------------
