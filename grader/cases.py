@@ -304,7 +304,7 @@ def check(key, graded, *also):
 
 
 def hidden_case_count():
-    """How many hidden cases (and their points) exist, for the README."""
+    """How many hidden cases (and their points) exist, for the docs and tests."""
     hidden = [c for c in CASES if c.visibility == "hidden"]
     points = sum(p for k, (_, p) in config.CHECKS.items() if k.endswith(".hidden"))
     return len(hidden), points

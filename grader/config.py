@@ -1,6 +1,6 @@
 """Every grading setting in one place: sections, check weights, tolerances, limits, visibility.
 
-Checks look their weight up here (via `check_meta`); the README's weights table is this table.
+Checks look their weight up here (via `check_meta`); docs/GRADING.md's weights table is this table.
 """
 from dataclasses import dataclass
 

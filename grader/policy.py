@@ -1,5 +1,5 @@
 """The grading policy: what the checks accept where the notebook leaves a choice open, and what
-a right value in a wrong shape earns. README "How the checks decide" describes this module.
+a right value in a wrong shape earns. docs/GRADING.md ("How the checks decide") describes it.
 
 - ReLU kink: where x == 0 exactly, relu_backward may return any value between 0 and dout.
 - Tied max-pool maxima: a window whose maximum is shared by k positions may give those positions

@@ -323,7 +323,7 @@ def write_json_atomic(path, data):
 
 
 def weights_markdown():
-    """The weights table of the README, from grader/config.py (the one place weights live)."""
+    """The weights table of docs/GRADING.md, from grader/config.py (the one place weights live)."""
     from grader import config
     lines = ["| section | check | points | visibility |", "| --- | --- | ---: | --- |"]
     for section in config.SECTIONS:

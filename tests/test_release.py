@@ -344,15 +344,15 @@ def test_colab_cell_mounts_enters_the_folder_and_runs_the_readme_install(monkeyp
 
 
 def test_one_install_instruction_everywhere():
-    """The release README's install commands are the ones the notebook and docs/INSTRUCTORS.md
+    """The release README's install commands are the ones the notebook and docs/STUDENTS.md
     give; no other way of building is offered."""
     install = readme_blocks(release.README)[0]
     assert install == ["python -m pip install -r requirements.txt",
                        "python setup.py build_ext --inplace"]
-    instructors = (REPO / "docs" / "INSTRUCTORS.md").read_text()
+    students = (REPO / "docs" / "STUDENTS.md").read_text()
     notebook = release.NOTEBOOK.read_text()
-    for text in (release.README, release.SETUP_PY, instructors, notebook):
+    for text in (release.README, release.SETUP_PY, students, notebook):
         assert "no-build-isolation" not in text
-    assert all(command in instructors for command in install)
+    assert all(command in students for command in install)
     nb_text = " ".join("".join(c["source"]) for c in json.loads(notebook)["cells"])
     assert "python setup.py build_ext --inplace" in " ".join(nb_text.split())
