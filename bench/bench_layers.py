@@ -26,6 +26,7 @@ import argparse
 import json
 import math
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -50,6 +51,7 @@ CONTENDERS = ("ours", "torch", "gemm", "peak", "copy", "fallback", "numpy")
 DEFAULT_CONTENDERS = "ours,torch,gemm,peak,copy"
 PEAK_FLOPS = 2 * 2048**3
 COPY_BYTES = 1 << 26  # 64 MB: far beyond the caches
+BUSY_LIMIT = 0.05  # share of the CPUs other processes may use before a table is flagged
 
 
 # ---------------------------------------------------------------- case keys (no numpy needed)
@@ -231,11 +233,40 @@ def child(contender, tree, only, repeats):
 
 # ---------------------------------------------------------------- parent: no numpy while children run
 
+def machine_busy_seconds():
+    """CPU seconds the whole machine has been busy (all processes), from /proc/stat; 0 elsewhere."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]]
+    except OSError:
+        return 0.0
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_seconds():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+OTHERS = {}  # contender: [share of the machine other processes used while its child ran]
+
+
 def run_child(contender, args):
-    """{key: seconds} from one fresh child process (and its note), or None if it failed."""
+    """{key: seconds} from one fresh child process (and its note), or None if it failed; records
+    in OTHERS the share of the CPUs that processes other than the child (and --load's) used."""
+    start = (machine_busy_seconds(), children_cpu_seconds(), time.perf_counter())
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", contender, "--tree", args.tree,
            "--only", args.only, "--repeats", str(args.repeats)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO / "bench")})
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.load)]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO,
+                              env={**os.environ, "PYTHONPATH": str(REPO / "bench")})
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
+    busy, ours, wall = machine_busy_seconds(), children_cpu_seconds(), time.perf_counter()
+    others = max(0.0, (busy - start[0]) - (ours - start[1])) / ((wall - start[2]) * (os.cpu_count() or 1))
+    OTHERS.setdefault(contender, []).append(others)
     if proc.returncode:
         lines = proc.stderr.strip().splitlines()
         return None, f"{contender} failed: {lines[-1] if lines else proc.returncode}"
@@ -327,16 +358,21 @@ def print_gemm_bounds(gemm, ours, args, gbs):
         return
     print("Bounds of each conv case (float64 and float32): its GEMMs, each one 2-threaded matmul measured alone,")
     print("and the im2col copy (columns written once and read once) at the measured bandwidth:")
+    done = set()
     for key, case in case_keys(args.only):
         op, label, dtype = key.split("|")
-        if op != "conv bwd":
+        if not op.startswith("conv") or (label, dtype) in done:
             continue
-        fwd_key = key.replace("conv bwd", "conv fwd")
+        done.add((label, dtype))
+        fwd_key, bwd_key = f"conv fwd|{label}|{dtype}", f"conv bwd|{label}|{dtype}"
         _, xs, ws, s, p = case
         cols = ws[1] * ws[2] * ws[3] * xs[0] * math.prod(conv_out_hw(xs, ws, s, p)) * (4 if dtype == "float32" else 8)
-        parts = [f"forward W @ cols {fmt_ms(median_of(gemm, fwd_key))} ms",
-                 f"backward dout @ cols.T {fmt_ms(median_of(gemm, key + '|dw'))} ms"
-                 f" + W.T @ dout {fmt_ms(median_of(gemm, key + '|dx'))} ms"]
+        parts = []
+        if median_of(gemm, fwd_key) is not None:
+            parts.append(f"forward W @ cols {fmt_ms(median_of(gemm, fwd_key))} ms")
+        if median_of(gemm, bwd_key) is not None:
+            parts.append(f"backward dout @ cols.T {fmt_ms(median_of(gemm, bwd_key + '|dw'))} ms"
+                         f" + W.T @ dout {fmt_ms(median_of(gemm, bwd_key + '|dx'))} ms")
         if gbs:
             parts.append(f"im2col copy of {cols / 1e6:.0f} MB >= {1e3 * 2 * cols / gbs / 1e9:.2f} ms")
         print(f"  {label}, {dtype}: " + "; ".join(parts))
@@ -374,6 +410,8 @@ def main():
     parser.add_argument("--also", default="", help="contenders added to --contenders, e.g. fallback,numpy")
     parser.add_argument("--no-torch", action="store_true", help="leave torch out")
     parser.add_argument("--check", action="store_true", help="also run the plain way and print both")
+    parser.add_argument("--load", type=int, default=0,
+                        help="keep this many busy-loop processes running beside every child (load sensitivity)")
     parser.add_argument("--child", choices=CONTENDERS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -394,12 +432,18 @@ def main():
             plain[contender] = run_child(contender, args)[0]
     results, notes = in_rounds(contenders, args)
     print(f"cs260 fast layers ({args.tree}), {os.cpu_count()} cores, {start}; {start_load} at the start, "
+          f"{'%d busy-loop processes beside every child; ' % args.load if args.load else ''}"
           f"{load_text()} at the end; {'; '.join(n for n in notes.values() if n)}")
     print(f"Each contender in its own fresh process, alone; {args.rounds} rounds, order rotated; medians of "
           f"{args.repeats} calls per process, then over the rounds.\nx torch: torch's time / ours (above 1: "
           "ours is faster), (rounds): its range over the rounds; gemm: the layer's own GEMMs\n(2-threaded "
           "matmuls, alone); copy: x and the output (pools: and the argmax) at the measured bandwidth.\n")
     print_table(results, args)
+    print("\nShare of the CPUs used by other processes while each contender's children ran (max over rounds): "
+          + ", ".join(f"{c} {100 * max(v):.0f}%" for c, v in OTHERS.items()))
+    if max((max(v) for v in OTHERS.values()), default=0) > BUSY_LIMIT:
+        print(f"WARNING: above {100 * BUSY_LIMIT:.0f}%: other processes slow the 2-threaded contenders (torch, the GEMMs, "
+              "the peak) far more than ours,\nso x torch and ours/gemm come out too favourable (docs/PERFORMANCE.md).")
     if args.check:
         print_check(plain, results, args)
 
