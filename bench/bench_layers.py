@@ -81,8 +81,8 @@ def case_keys(only):
 
 # ---------------------------------------------------------------- children: one contender each
 
-def median_time(fn, repeats):
-    """Median wall time of fn() in seconds over `repeats` calls, after two warm-up calls."""
+def call_times(fn, repeats):
+    """(median, fastest) wall time of fn() in seconds over `repeats` calls, after two warm-up calls."""
     fn()
     fn()
     times = []
@@ -90,7 +90,7 @@ def median_time(fn, repeats):
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return statistics.median(times), min(times)
 
 
 def conv_inputs(np, case, dtype):
@@ -225,9 +225,12 @@ def child(contender, tree, only, repeats):
         src = np.ones(COPY_BYTES // 8)
         dst = np.empty_like(src)
         calls = {"copy": lambda: np.copyto(dst, src)}
-    times = {key: median_time(fn, 5 if key in ("peak", "copy") else repeats) for key, fn in calls.items()}
-    for key in [k for k in times if k.endswith("|dw")]:
-        times[key[:-3]] = times[key] + times[key[:-3] + "|dx"]
+    got = {key: call_times(fn, 5 if key in ("peak", "copy") else repeats) for key, fn in calls.items()}
+    times = {}
+    for i, stat in enumerate(("median", "min")):
+        times[stat] = {key: pair[i] for key, pair in got.items()}
+        for key in [k for k in got if k.endswith("|dw")]:
+            times[stat][key[:-3]] = times[stat][key] + times[stat][key[:-3] + "|dx"]
     print(json.dumps({"note": note, "times": times}))
 
 
@@ -271,7 +274,7 @@ def run_child(contender, args):
         lines = proc.stderr.strip().splitlines()
         return None, f"{contender} failed: {lines[-1] if lines else proc.returncode}"
     got = json.loads(proc.stdout.strip().splitlines()[-1])
-    return got["times"], got["note"]
+    return got["times"][args.stat], got["note"]
 
 
 def in_rounds(contenders, args):
@@ -409,6 +412,8 @@ def main():
     parser.add_argument("--contenders", default=DEFAULT_CONTENDERS, help="comma-separated, of " + ",".join(CONTENDERS))
     parser.add_argument("--also", default="", help="contenders added to --contenders, e.g. fallback,numpy")
     parser.add_argument("--no-torch", action="store_true", help="leave torch out")
+    parser.add_argument("--stat", default="median", choices=["median", "min"],
+                        help="per child and case: the median of the calls (default) or the fastest call")
     parser.add_argument("--check", action="store_true", help="also run the plain way and print both")
     parser.add_argument("--load", type=int, default=0,
                         help="keep this many busy-loop processes running beside every child (load sensitivity)")
@@ -434,8 +439,8 @@ def main():
     print(f"cs260 fast layers ({args.tree}), {os.cpu_count()} cores, {start}; {start_load} at the start, "
           f"{'%d busy-loop processes beside every child; ' % args.load if args.load else ''}"
           f"{load_text()} at the end; {'; '.join(n for n in notes.values() if n)}")
-    print(f"Each contender in its own fresh process, alone; {args.rounds} rounds, order rotated; medians of "
-          f"{args.repeats} calls per process, then over the rounds.\nx torch: torch's time / ours (above 1: "
+    print(f"Each contender in its own fresh process, alone; {args.rounds} rounds, order rotated; per process the "
+          f"{args.stat} of {args.repeats} calls, then the median over the rounds.\nx torch: torch's time / ours (above 1: "
           "ours is faster), (rounds): its range over the rounds; gemm: the layer's own GEMMs\n(2-threaded "
           "matmuls, alone); copy: x and the output (pools: and the argmax) at the measured bandwidth.\n")
     print_table(results, args)
