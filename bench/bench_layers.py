@@ -1,31 +1,37 @@
-"""Benchmark of cs260's fast conv / max-pool layers against plain numpy and (if installed) torch.
+"""Benchmark of cs260's fast conv / max-pool layers: each contender timed alone in its own process.
 
-    python bench/bench_layers.py [--tree solution|starter] [--repeats N] [--rounds R] [--only TEXT] [--no-torch]
+    python bench/bench_layers.py [--tree solution|starter] [--only TEXT] [--rounds R] [--repeats N]
+                                 [--contenders ours,torch,gemm,peak,copy] [--also fallback,numpy]
+    python bench/bench_layers.py --check --only "conv fwd|ThreeLayerConvNet conv|float64"
 
-Prints one table: time of our layer, of a plain-numpy version, of torch (CPU, in a separate
-process so its thread pool does not compete with numpy's), the speedups, and for convolutions
-the achieved GFLOP/s as a share of the float64 GEMM peak (a 2048x2048 matmul). Ours, torch and
-the peak are measured in turns, R rounds per case, so that load from other processes falls on
-all of them alike; times are medians. Then the bounds: memory bandwidth and one-thread BLAS
-rates for each convolution's own matrix shapes. `pip install -e ".[bench]"` installs torch.
-A measurement taken while other processes used the CPUs is retried, and marked * if it never
-ran quiet.
+Contenders, each measured by a fresh child process that times every selected case and exits:
+  ours      the tree's fast layers (Cython kernels);
+  torch     torch's CPU conv2d / max_pool2d and their backward (2 threads);
+  gemm      the conv layer's own matrix multiplies, each one 2-threaded numpy matmul of the layer's
+            shapes: forward W (F x C*HH*WW) @ cols (C*HH*WW x N*Ho*Wo); backward dout @ cols.T (dw)
+            plus W.T @ dout (dx). An im2col layer cannot be faster than these;
+  peak      a 2048x2048 float64 matmul (the machine's GEMM peak);
+  copy      a 64 MB copy on one thread (memory bandwidth, read + write);
+  fallback  (--also) our layers on the pure-numpy kernels im2col.py;
+  numpy     (--also) plain numpy: sliding_window_view + one matmul, reshape for pools.
+Only one child is alive at a time, and the parent does no numeric work while it runs. The children
+run in turns for R rounds, the order rotated each round, so load from other processes falls on all
+alike; a time is the median over the rounds of each child's median of N calls.
+
+--check reruns the selected cases the plain way as well: one process per contender, once each, in a
+row (ours, torch, gemm, peak), medians of N calls, and prints those times beside the rounds' ones.
+`pip install -e ".[bench]"` installs torch. See docs/PERFORMANCE.md.
 """
 import argparse
-import importlib
-import importlib.machinery
-import importlib.util
 import json
 import math
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
-
-import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -41,410 +47,410 @@ POOL_CASES = [
     ("overlapping 3x3 s2", (100, 3, 31, 31), 3, 3, 2),
 ]
 DTYPES = ("float64", "float32")
+CONTENDERS = ("ours", "torch", "gemm", "peak", "copy", "fallback", "numpy")
+DEFAULT_CONTENDERS = "ours,torch,gemm,peak,copy"
+PEAK_FLOPS = 2 * 2048**3
+COPY_BYTES = 1 << 26  # 64 MB: far beyond the caches
+BUSY_LIMIT = 0.05  # share of the CPUs other processes may use before a table is flagged
 
 
-# ---------------------------------------------------------------- timing
+# ---------------------------------------------------------------- case keys (no numpy needed)
 
-def median_time(fn, repeats=None, budget=0.3):
-    """Median wall time of fn() in seconds, after two warm-up calls."""
-    fn()
-    start = time.perf_counter()
-    fn()
-    once = max(time.perf_counter() - start, 1e-6)
-    n = repeats or int(min(50, max(7, budget / once)))
-    times = []
-    for _ in range(n):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
-
-
-class BusyMeter:
-    """Share of the machine's CPU time that other processes used inside the `with` block.
-
-    /proc/stat gives the whole machine's busy time; our own (all threads, children) is subtracted.
-    """
-
-    def __enter__(self):
-        self.start = (self._machine_busy(), self._ours(), time.perf_counter())
-        return self
-
-    def __exit__(self, *exc):
-        busy, ours, wall = self._machine_busy(), self._ours(), time.perf_counter()
-        cores = os.cpu_count() or 1
-        theirs = (busy - self.start[0]) - (ours - self.start[1])
-        self.others = max(0.0, theirs) / ((wall - self.start[2]) * cores)
-
-    @staticmethod
-    def _machine_busy():
-        try:
-            fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-        except OSError:
-            return 0.0
-        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
-        return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-
-    @staticmethod
-    def _ours():
-        usages = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
-        return sum(u.ru_utime + u.ru_stime for u in usages)
-
-
-SETTINGS = {"attempts": 4, "only": ""}  # set from --attempts, --only
-
-
-def measure(fn, repeats=None, attempts=None):
-    """(median seconds, quiet): re-measured after a pause while other processes kept the CPUs
-    busy (more than 10% of the machine), up to `attempts` times; quiet is False if they always did."""
-    attempts = attempts or SETTINGS["attempts"]
-    for attempt in range(attempts):
-        with BusyMeter() as meter:
-            seconds = median_time(fn, repeats)
-        if meter.others <= 0.1:
-            return seconds, True
-        if attempt + 1 < attempts:
-            time.sleep(1 + attempt)
-    return seconds, False
-
-
-def selected(cases, op):
-    """The cases whose "op label" contains --only (all by default)."""
-    return [case for case in cases if SETTINGS["only"] in f"{op} {case[0]}"]
-
-
-PEAK_FLOPS = 2 * 2048**3  # the float64 GEMM peak: a 2048x2048 matmul on all cores
-
-
-def gemm_peak_time():
-    """(median seconds, quiet) of the 2048x2048 float64 matmul."""
-    a = np.random.default_rng(0).standard_normal((2048, 2048))
-    return measure(lambda: a @ a, repeats=5)
-
-
-def _conv_out_hw(xs, ws, stride, pad):
+def conv_out_hw(xs, ws, stride, pad):
+    """(Ho, Wo) of a convolution."""
     return (xs[2] + 2 * pad - ws[2]) // stride + 1, (xs[3] + 2 * pad - ws[3]) // stride + 1
 
 
 def conv_flops(xs, ws, stride, pad):
-    """Multiply-adds of the convolution, times 2."""
-    Ho, Wo = _conv_out_hw(xs, ws, stride, pad)
-    return 2 * xs[0] * ws[0] * Ho * Wo * ws[1] * ws[2] * ws[3]
+    """Multiply-adds of the convolution's forward pass, times 2."""
+    return 2 * xs[0] * ws[0] * math.prod(conv_out_hw(xs, ws, stride, pad)) * ws[1] * ws[2] * ws[3]
 
 
-# ---------------------------------------------------------------- plain numpy versions
-
-def numpy_im2col(x, HH, WW, stride, pad):
-    """(C*HH*WW, N*Ho*Wo) matrix of receptive fields, from a sliding_window_view of the padded x."""
-    x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    win = sliding_window_view(x_pad, (HH, WW), axis=(2, 3))[:, :, ::stride, ::stride]
-    return win.transpose(1, 4, 5, 0, 2, 3).reshape(x.shape[1] * HH * WW, -1)
-
-
-def numpy_conv_forward(x, w, b, stride, pad):
-    """Plain numpy im2col: sliding_window_view + one matmul for the whole batch."""
-    N = x.shape[0]
-    F, _, HH, WW = w.shape
-    out = w.reshape(F, -1) @ numpy_im2col(x, HH, WW, stride, pad) + b[:, None]  # (F, N*Ho*Wo)
-    return out.reshape(F, N, -1).transpose(1, 0, 2).reshape(N, F, *_conv_out_hw(x.shape, w.shape, stride, pad))
+def case_keys(only):
+    """Every selected "op|label|dtype" key with its case tuple, in table order."""
+    keys = []
+    for kind, cases in (("conv", CONV_CASES), ("pool", POOL_CASES)):
+        for case in cases:
+            for dtype in DTYPES:
+                for op in ("fwd", "bwd"):
+                    key = f"{kind} {op}|{case[0]}|{dtype}"
+                    if only in key or only in f"{kind} {case[0]}":
+                        keys.append((key, case))
+    return keys
 
 
-def numpy_conv_backward(dout, x, w, stride, pad):
-    """One matmul each for dw and the column gradients; dx by one strided add per kernel offset."""
-    N, C, H, W = x.shape
-    F, _, HH, WW = w.shape
-    Ho, Wo = dout.shape[2:]
-    d = dout.transpose(1, 0, 2, 3).reshape(F, -1)  # (F, N*Ho*Wo)
-    dw = (d @ numpy_im2col(x, HH, WW, stride, pad).T).reshape(w.shape)
-    dcols = (w.reshape(F, -1).T @ d).reshape(C, HH, WW, N, Ho, Wo)
-    dx_pad = np.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=x.dtype)
-    for kh in range(HH):
-        for kw in range(WW):
-            dx_pad[:, :, kh:kh + stride * Ho:stride, kw:kw + stride * Wo:stride] += \
-                dcols[:, kh, kw].transpose(1, 0, 2, 3)
-    return dx_pad[:, :, pad:pad + H, pad:pad + W], dw, dout.sum(axis=(0, 2, 3))
+# ---------------------------------------------------------------- children: one contender each
+
+def call_times(fn, repeats):
+    """(median, fastest) wall time of fn() in seconds over `repeats` calls, after two warm-up calls."""
+    fn()
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), min(times)
 
 
-def numpy_pool_forward(x, ph, pw, stride):
-    """Reshape when the windows tile the input, sliding_window_view otherwise; keeps argmax."""
-    N, C, H, W = x.shape
-    Ho, Wo = (H - ph) // stride + 1, (W - pw) // stride + 1
-    if ph == pw == stride and H % ph == 0 and W % pw == 0:
-        win = x.reshape(N, C, Ho, ph, Wo, pw).transpose(0, 1, 2, 4, 3, 5)
+def conv_inputs(np, case, dtype):
+    """(x, w, b, dout) of a conv case, the same numbers for every contender."""
+    _, xs, ws, stride, pad = case
+    r = np.random.default_rng(0)
+    x, w, b = (r.standard_normal(s).astype(dtype) for s in (xs, ws, ws[:1]))
+    dout = r.standard_normal((xs[0], ws[0], *conv_out_hw(xs, ws, stride, pad))).astype(dtype)
+    return x, w, b, dout
+
+
+def ours_calls(np, keys, tree, kernels):
+    """{key: fn} of the tree's fast layers with the Cython kernels ("cython") or the numpy ones."""
+    sys.path.insert(0, str(REPO / tree))
+    from cs260 import fast_layers as fl
+    if kernels == "cython" and fl.BACKEND != "cython":
+        raise SystemExit("the Cython extension is not built: pip install -e .")
+    if kernels == "cython":
+        mod = fl._kernels
     else:
-        win = sliding_window_view(x, (ph, pw), axis=(2, 3))[:, :, ::stride, ::stride]
-    win = win.reshape(N, C, Ho, Wo, ph * pw)
-    k = win.argmax(axis=-1)
-    return np.take_along_axis(win, k[..., None], axis=-1)[..., 0], k
-
-
-def numpy_pool_backward(dout, k, x_shape, ph, pw, stride):
-    Ho, Wo = dout.shape[2:]
-    dx = np.zeros(x_shape, dtype=dout.dtype)
-    for a in range(ph):
-        for b in range(pw):
-            dx[:, :, a:a + stride * Ho:stride, b:b + stride * Wo:stride] += np.where(k == a * pw + b, dout, 0)
-    return dx
-
-
-# ---------------------------------------------------------------- torch (in its own process)
-
-def torch_calls(torch):
-    """{key: fn}: torch's CPU conv2d / max_pool2d forward and backward for every selected case."""
-    aten = torch.ops.aten
+        from cs260 import im2col as mod
     calls = {}
-    for label, xs, ws, stride, pad in selected(CONV_CASES, "conv"):
-        for dtype in DTYPES:
-            r = np.random.default_rng(0)
-            x, w, b = (torch.from_numpy(r.standard_normal(s).astype(dtype)) for s in (xs, ws, ws[:1]))
-            out = torch.nn.functional.conv2d(x, w, b, stride=stride, padding=pad)
-            dout = torch.from_numpy(r.standard_normal(tuple(out.shape)).astype(dtype))
-            calls[f"conv fwd|{label}|{dtype}"] = (
-                lambda x=x, w=w, b=b, s=stride, p=pad: torch.nn.functional.conv2d(x, w, b, stride=s, padding=p))
-            calls[f"conv bwd|{label}|{dtype}"] = (
-                lambda dout=dout, x=x, w=w, f=ws[0], s=stride, p=pad: aten.convolution_backward(
-                    dout, x, w, [f], [s] * 2, [p] * 2, [1, 1], False, [0, 0], 1, [True, True, True]))
-    for label, xs, ph, pw, stride in selected(POOL_CASES, "pool"):
-        for dtype in DTYPES:
-            x = torch.from_numpy(np.random.default_rng(0).standard_normal(xs).astype(dtype))
-            out, idx = torch.nn.functional.max_pool2d(x, (ph, pw), stride, return_indices=True)
-            dout = torch.ones_like(out)
-            calls[f"pool fwd|{label}|{dtype}"] = (
-                lambda x=x, k=(ph, pw), s=stride: torch.nn.functional.max_pool2d(x, k, s))
-            calls[f"pool bwd|{label}|{dtype}"] = (
-                lambda dout=dout, x=x, k=[ph, pw], s=stride, idx=idx: aten.max_pool2d_with_indices_backward(
-                    dout, x, k, [s] * 2, [0, 0], [1, 1], False, idx))
+    for key, case in keys:
+        op, _, dtype = key.split("|")
+        if op.startswith("conv"):
+            x, w, b, dout = conv_inputs(np, case, dtype)
+            cp = {"stride": case[3], "pad": case[4]}
+            _, cache = fl._conv_forward(x, w, b, cp, mod)
+            calls[key] = ((lambda x=x, w=w, b=b, cp=cp: fl._conv_forward(x, w, b, cp, mod)) if op == "conv fwd"
+                          else (lambda d=dout, cache=cache: fl.conv_backward_fast(d, cache)))
+        else:
+            x = np.random.default_rng(0).standard_normal(case[1]).astype(dtype)
+            pp = {"pool_height": case[2], "pool_width": case[3], "stride": case[4]}
+            out, cache = fl._max_pool_forward(x, pp, mod)
+            calls[key] = ((lambda x=x, pp=pp: fl._max_pool_forward(x, pp, mod)) if op == "pool fwd"
+                          else (lambda d=np.ones(out.shape, dtype=dtype), cache=cache:
+                                fl.max_pool_backward_fast(d, cache)))
     return calls
 
 
-def torch_server(repeats):
-    """--torch-child: answer each key read from stdin with one JSON line [seconds, quiet]."""
+def torch_calls(np, keys):
+    """{key: fn}: torch's CPU conv2d / max_pool2d forward and backward, on all cores."""
     import torch
-
     torch.set_num_threads(os.cpu_count() or 1)
     torch.set_grad_enabled(False)
-    calls = torch_calls(torch)
-    print(json.dumps(torch.__version__), flush=True)
-    for line in sys.stdin:
-        print(json.dumps(measure(calls[line.strip()], repeats)), flush=True)
-
-
-class TorchChild:
-    """torch timed in a child process (its threads never run beside ours), one case at a time
-    when asked, so that its measurements can alternate with ours."""
-
-    def __init__(self, repeats):
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--torch-child", "--only", SETTINGS["only"],
-               "--attempts", str(SETTINGS["attempts"])]
-        if repeats:
-            cmd += ["--repeats", str(repeats)]
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
-        first = self.proc.stdout.readline()
-        if first:
-            self.note = f"torch {json.loads(first)}"
+    aten = torch.ops.aten
+    calls = {}
+    for key, case in keys:
+        op, _, dtype = key.split("|")
+        if op.startswith("conv"):
+            _, _, ws, s, p = case
+            x, w, b, dout = (torch.from_numpy(a) for a in conv_inputs(np, case, dtype))
+            if op == "conv fwd":
+                calls[key] = lambda x=x, w=w, b=b, s=s, p=p: torch.nn.functional.conv2d(x, w, b, stride=s, padding=p)
+            else:
+                calls[key] = lambda d=dout, x=x, w=w, f=ws[0], s=s, p=p: aten.convolution_backward(
+                    d, x, w, [f], [s] * 2, [p] * 2, [1, 1], False, [0, 0], 1, [True, True, True])
         else:
-            lines = self.proc.stderr.read().strip().splitlines()
-            self.note = "no torch: " + (lines[-1] if lines else f"exit code {self.proc.wait()}")
-            self.proc = None
-
-    def time(self, key):
-        """(seconds, quiet) of torch's call for key, or None without torch."""
-        if self.proc is None:
-            return None
-        self.proc.stdin.write(key + "\n")
-        self.proc.stdin.flush()
-        return tuple(json.loads(self.proc.stdout.readline()))
-
-    def close(self):
-        if self.proc is not None:
-            self.proc.stdin.close()
-            self.proc.wait()
+            _, xs, ph, pw, s = case
+            x = torch.from_numpy(np.random.default_rng(0).standard_normal(xs).astype(dtype))
+            out, idx = torch.nn.functional.max_pool2d(x, (ph, pw), s, return_indices=True)
+            if op == "pool fwd":
+                calls[key] = lambda x=x, k=(ph, pw), s=s: torch.nn.functional.max_pool2d(x, k, s)
+            else:
+                calls[key] = lambda d=torch.ones_like(out), x=x, k=[ph, pw], s=s, idx=idx: \
+                    aten.max_pool2d_with_indices_backward(d, x, k, [s] * 2, [0, 0], [1, 1], False, idx)
+    return calls, f"torch {torch.__version__}, {torch.get_num_threads()} threads"
 
 
-class NoTorch:
-    note = "torch skipped"
-
-    def time(self, key):
-        return None
-
-    def close(self):
-        pass
-
-
-def in_turns(fns, rounds):
-    """Each fn() (returning (seconds, quiet) or None) called `rounds` times in turn, so load from
-    other processes falls on all alike; per fn the median of its rounds (quiet if all were)."""
-    results = [[] for _ in fns]
-    for _ in range(rounds):
-        for fn, got in zip(fns, results):
-            got.append(fn())
-    return [(float(np.median([g[0] for g in got])), all(g[1] for g in got)) if got[0] else None
-            for got in results]
-
-
-# ---------------------------------------------------------------- our layers
-
-def load_fast_layers(tree):
-    """<repo>/<tree>/cs260/fast_layers under a private package name (its __init__ is not run)."""
-    name = f"_cs260_bench_{tree}"
-    root = REPO / tree / "cs260"
-    spec = importlib.machinery.ModuleSpec(name, None, is_package=True)
-    spec.submodule_search_locations = [str(root)]
-    package = importlib.util.module_from_spec(spec)
-    package.__path__ = [str(root)]
-    sys.modules[name] = package
-    return importlib.import_module(f"{name}.fast_layers")
-
-
-def bench_ours(fl, repeats, torch_child, rounds):
-    """Rows of (op, label, shape text, dtype, ours, fallback, numpy, torch, flops or None, peak or
-    None); each time is a (seconds, quiet) pair. fallback: our layers on the pure-numpy kernels (no
-    Cython build). ours, torch and (for convolutions) the GEMM peak are measured in turns."""
-    slow = importlib.import_module(fl.__name__.rsplit(".", 1)[0] + ".im2col")
-    rows = []
-    for label, xs, ws, stride, pad in selected(CONV_CASES, "conv"):
-        for dtype in DTYPES:
-            r = np.random.default_rng(0)
-            x, w, b = (r.standard_normal(s).astype(dtype) for s in (xs, ws, ws[:1]))
-            cp = {"stride": stride, "pad": pad}
-            out, cache = fl.conv_forward_fast(x, w, b, cp)
-            _, slow_cache = fl._conv_forward(x, w, b, cp, slow)
-            dout = r.standard_normal(out.shape).astype(dtype)
-            tol = 1e-8 if dtype == "float64" else 1e-3
-            np.testing.assert_allclose(out, numpy_conv_forward(x, w, b, stride, pad), rtol=tol, atol=tol)
-            for mine, ref in zip(fl.conv_backward_fast(dout, cache), numpy_conv_backward(dout, x, w, stride, pad)):
-                np.testing.assert_allclose(mine, ref, rtol=tol, atol=tol * 10)
-            shape = f"x{xs} w{ws} s{stride} p{pad}"
-            flops = conv_flops(xs, ws, stride, pad)
-            for op, fn, work in (("conv fwd", lambda: fl.conv_forward_fast(x, w, b, cp), flops),
-                                 ("conv bwd", lambda: fl.conv_backward_fast(dout, cache), 2 * flops)):
-                ours, theirs, peak = in_turns([lambda: measure(fn, repeats),
-                                               lambda: torch_child.time(f"{op}|{label}|{dtype}"),
-                                               gemm_peak_time], rounds)
-                if op == "conv fwd":
-                    fallback = measure(lambda: fl._conv_forward(x, w, b, cp, slow), repeats)
-                    plain = measure(lambda: numpy_conv_forward(x, w, b, stride, pad), repeats)
-                else:
-                    fallback = measure(lambda: fl.conv_backward_fast(dout, slow_cache), repeats)
-                    plain = measure(lambda: numpy_conv_backward(dout, x, w, stride, pad), repeats)
-                rows.append((op, label, shape, dtype, ours, fallback, plain, theirs, work,
-                             PEAK_FLOPS / peak[0] / 1e9))
-    for label, xs, ph, pw, stride in selected(POOL_CASES, "pool"):
-        for dtype in DTYPES:
-            x = np.random.default_rng(0).standard_normal(xs).astype(dtype)
-            pp = {"pool_height": ph, "pool_width": pw, "stride": stride}
-            out, cache = fl.max_pool_forward_fast(x, pp)
-            _, slow_cache = fl._max_pool_forward(x, pp, slow)
-            ref, k = numpy_pool_forward(x, ph, pw, stride)
-            np.testing.assert_array_equal(out, ref)
-            dout = np.ones(out.shape, dtype=dtype)
-            np.testing.assert_array_equal(fl.max_pool_backward_fast(dout, cache),
-                                          numpy_pool_backward(dout, k, xs, ph, pw, stride))
-            shape = f"x{xs} {ph}x{pw} s{stride}"
-            for op, fn, fallback_fn, plain_fn in (
-                    ("pool fwd", lambda: fl.max_pool_forward_fast(x, pp), lambda: fl._max_pool_forward(x, pp, slow),
-                     lambda: numpy_pool_forward(x, ph, pw, stride)),
-                    ("pool bwd", lambda: fl.max_pool_backward_fast(dout, cache),
-                     lambda: fl.max_pool_backward_fast(dout, slow_cache),
-                     lambda: numpy_pool_backward(dout, k, xs, ph, pw, stride))):
-                ours, theirs = in_turns([lambda: measure(fn, repeats),
-                                         lambda: torch_child.time(f"{op}|{label}|{dtype}")], rounds)
-                rows.append((op, label, shape, dtype, ours, measure(fallback_fn, repeats),
-                             measure(plain_fn, repeats), theirs, None, None))
-    return rows
-
-
-def print_bounds(rounds, repeats):
-    """What bounds a convolution here: memory bandwidth (a numpy copy) and the rate of BLAS on one
-    thread for the layer's own matrix shapes (the GEMMs of im2col), float64, each case."""
-    import threadpoolctl
-
-    big = np.ones(1 << 23)  # 64 MB: far beyond the caches
-    dst = np.empty_like(big)
-    copy = in_turns([lambda: measure(lambda: np.copyto(dst, big), repeats or 5)], rounds)[0][0]
-    gbs = 2 * big.nbytes / copy / 1e9  # read + write
-    print(f"\nBounds (float64, same run): memory bandwidth {gbs:.1f} GB/s (copy of 64 MB, one thread, read + write).")
-    for label, xs, ws, stride, pad in selected(CONV_CASES, "conv"):
-        N, F, K = xs[0], ws[0], ws[1] * ws[2] * ws[3] + 1
-        P = math.prod(_conv_out_hw(xs, ws, stride, pad))
+def gemm_calls(np, keys):
+    """{key: fn} for conv keys: the layer's own GEMMs as 2-threaded matmuls (backward: dw + dx,
+    with "|dw" and "|dx" keys for each alone)."""
+    calls = {}
+    for key, case in keys:
+        op, _, dtype = key.split("|")
+        if not op.startswith("conv"):
+            continue
+        _, xs, ws, s, p = case
+        F, K, NP = ws[0], ws[1] * ws[2] * ws[3], xs[0] * math.prod(conv_out_hw(xs, ws, s, p))
         r = np.random.default_rng(0)
-        wb, cols, d = r.standard_normal((F, K)), r.standard_normal((N, K, P)), r.standard_normal((N, F, P))
-        out, dcols = np.empty((N, F, P)), np.empty((N, K, P))
-        with threadpoolctl.threadpool_limits(1, user_api="blas"):
-            fwd = in_turns([lambda: measure(lambda: np.matmul(wb, cols, out=out), repeats)], rounds)[0][0]
-            dw = in_turns([lambda: measure(lambda: np.matmul(cols, d.transpose(0, 2, 1)), repeats)], rounds)[0][0]
-            dx = in_turns([lambda: measure(lambda: np.matmul(wb.T, d, out=dcols), repeats)], rounds)[0][0]
-        flops = 2 * N * F * K * P
-        out_ms = 1e3 * N * F * P * 8 / gbs / 1e9
-        print(f"  {label}: one-thread GEMM {flops / fwd / 1e9:.1f} GFLOP/s forward, {flops / dw / 1e9:.1f} (dw) and "
-              f"{flops / dx / 1e9:.1f} (dx) backward, so the GEMMs alone take >= {1e3 * fwd / 2:.2f} ms forward and "
-              f">= {1e3 * (dw + dx) / 2:.2f} ms backward on 2 cores; writing the output alone >= {out_ms:.2f} ms "
-              "at that bandwidth (one thread)")
+        w, cols, d = (r.standard_normal(shape).astype(dtype) for shape in ((F, K), (K, NP), (F, NP)))
+        if op == "conv fwd":
+            out = np.empty((F, NP), dtype=dtype)
+            calls[key] = lambda w=w, cols=cols, out=out: np.matmul(w, cols, out=out)
+        else:
+            dw, dcols = np.empty((F, K), dtype=dtype), np.empty((K, NP), dtype=dtype)
+            calls[key + "|dw"] = lambda d=d, cols=cols, dw=dw: np.matmul(d, cols.T, out=dw)
+            calls[key + "|dx"] = lambda d=d, w=w, dcols=dcols: np.matmul(w.T, d, out=dcols)
+    return calls
 
 
-def print_table(rows):
-    """The result table; a time marked * was measured while other processes were busy."""
-    def ms(entry):
-        return f"{entry[0] * 1e3:.2f}{'' if entry[1] else '*'}" if entry else "-"
+def numpy_calls(np, keys):
+    """{key: fn} of the plain-numpy versions (bench/plain_numpy.py)."""
+    import plain_numpy as pn
+    calls = {}
+    for key, case in keys:
+        op, _, dtype = key.split("|")
+        if op.startswith("conv"):
+            x, w, b, dout = conv_inputs(np, case, dtype)
+            s, p = case[3], case[4]
+            calls[key] = ((lambda x=x, w=w, b=b, s=s, p=p: pn.conv_forward(x, w, b, s, p)) if op == "conv fwd"
+                          else (lambda d=dout, x=x, w=w, s=s, p=p: pn.conv_backward(d, x, w, s, p)))
+        else:
+            _, xs, ph, pw, s = case
+            x = np.random.default_rng(0).standard_normal(xs).astype(dtype)
+            out, k = pn.pool_forward(x, ph, pw, s)
+            calls[key] = ((lambda x=x, ph=ph, pw=pw, s=s: pn.pool_forward(x, ph, pw, s)) if op == "pool fwd"
+                          else (lambda d=np.ones_like(out), k=k, xs=xs, ph=ph, pw=pw, s=s:
+                                pn.pool_backward(d, k, xs, ph, pw, s)))
+    return calls
 
-    head = ["op", "case", "shape", "dtype", "ours ms", "fallback ms", "numpy ms", "torch ms",
-            "x numpy", "x torch", "GFLOP/s", "% peak"]
+
+def child(contender, tree, only, repeats):
+    """--child: time every selected case of one contender; print one JSON line {key: seconds}."""
+    import numpy as np
+    keys = case_keys(only)
+    note = ""
+    if contender == "ours":
+        calls = ours_calls(np, keys, tree, "cython")
+    elif contender == "fallback":
+        calls = ours_calls(np, keys, tree, "numpy")
+    elif contender == "torch":
+        calls, note = torch_calls(np, keys)
+    elif contender == "gemm":
+        calls = gemm_calls(np, keys)
+    elif contender == "numpy":
+        calls = numpy_calls(np, keys)
+    elif contender == "peak":
+        a = np.random.default_rng(0).standard_normal((2048, 2048))
+        calls = {"peak": lambda: a @ a}
+    else:  # copy
+        src = np.ones(COPY_BYTES // 8)
+        dst = np.empty_like(src)
+        calls = {"copy": lambda: np.copyto(dst, src)}
+    got = {key: call_times(fn, 5 if key in ("peak", "copy") else repeats) for key, fn in calls.items()}
+    times = {}
+    for i, stat in enumerate(("median", "min")):
+        times[stat] = {key: pair[i] for key, pair in got.items()}
+        for key in [k for k in got if k.endswith("|dw")]:
+            times[stat][key[:-3]] = times[stat][key] + times[stat][key[:-3] + "|dx"]
+    print(json.dumps({"note": note, "times": times}))
+
+
+# ---------------------------------------------------------------- parent: no numpy while children run
+
+def machine_busy_seconds():
+    """CPU seconds the whole machine has been busy (all processes), from /proc/stat; 0 elsewhere."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]]
+    except OSError:
+        return 0.0
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_seconds():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+OTHERS = {}  # contender: [share of the machine other processes used while its child ran]
+
+
+def run_child(contender, args):
+    """{key: seconds} from one fresh child process (and its note), or None if it failed; records
+    in OTHERS the share of the CPUs that processes other than the child (and --load's) used."""
+    start = (machine_busy_seconds(), children_cpu_seconds(), time.perf_counter())
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", contender, "--tree", args.tree,
+           "--only", args.only, "--repeats", str(args.repeats)]
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.load)]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO,
+                              env={**os.environ, "PYTHONPATH": str(REPO / "bench")})
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
+    busy, ours, wall = machine_busy_seconds(), children_cpu_seconds(), time.perf_counter()
+    others = max(0.0, (busy - start[0]) - (ours - start[1])) / ((wall - start[2]) * (os.cpu_count() or 1))
+    OTHERS.setdefault(contender, []).append(others)
+    if proc.returncode:
+        lines = proc.stderr.strip().splitlines()
+        return None, f"{contender} failed: {lines[-1] if lines else proc.returncode}"
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    return got["times"][args.stat], got["note"]
+
+
+def in_rounds(contenders, args):
+    """{contender: [times of each round]}: the children run in turns, one alive at a time, the
+    order rotated by one each round."""
+    results = {c: [] for c in contenders}
+    notes = {}
+    for r in range(args.rounds):
+        k = r % len(contenders)
+        for contender in contenders[k:] + contenders[:k]:
+            times, note = run_child(contender, args)
+            notes[contender] = note
+            if times is not None:
+                results[contender].append(times)
+    return results, notes
+
+
+def median_of(rounds, key):
+    """Median over rounds of one key's time, or None."""
+    values = [t[key] for t in rounds if key in t]
+    return statistics.median(values) if values else None
+
+
+def spread(mine, theirs, key):
+    """(min, max) over rounds of theirs / mine for one key (rounds paired by index)."""
+    ratios = [t[key] / m[key] for m, t in zip(mine, theirs) if key in m and key in t]
+    return (min(ratios), max(ratios)) if ratios else None
+
+
+def fmt_ms(seconds):
+    return f"{seconds * 1e3:.2f}" if seconds is not None else "-"
+
+
+def print_table(results, args):
+    """The result table: medians over the rounds, ratios, bounds."""
+    ours = results.get("ours", [])
+    peak = median_of(results.get("peak", []), "peak")
+    copy = median_of(results.get("copy", []), "copy")
+    gbs = 2 * COPY_BYTES / copy / 1e9 if copy else None
+    head = ["op", "case", "dtype", "ours ms", "torch ms", "x torch", "(rounds)", "gemm ms", "ours/gemm",
+            "copy ms", "GFLOP/s", "% peak"]
+    extra = [c for c in ("fallback", "numpy") if c in results]
+    head[5:5] = [f"{c} ms" for c in extra]
     lines = []
-    for op, label, shape, dtype, ours, fallback, plain, t, flops, peak in rows:
-        gf = flops / ours[0] / 1e9 if flops else None
-        lines.append([op, label, shape, dtype, ms(ours), ms(fallback), ms(plain), ms(t),
-                      f"{plain[0] / ours[0]:.1f}",
-                      f"{t[0] / ours[0]:.2f}" if t else "-", f"{gf:.1f}" if gf else "-",
-                      f"{100 * gf / peak:.0f}%" if gf and dtype == "float64" else "-"])
+    for key, case in case_keys(args.only):
+        op, label, dtype = key.split("|")
+        mine, theirs = median_of(ours, key), median_of(results.get("torch", []), key)
+        gemm = median_of(results.get("gemm", []), key)
+        rng = spread(ours, results.get("torch", []), key)
+        size = 4 if dtype == "float32" else 8
+        if op.startswith("conv"):
+            _, xs, ws, s, p = case
+            io = (math.prod(xs) + xs[0] * ws[0] * math.prod(conv_out_hw(xs, ws, s, p))) * size
+            flops = conv_flops(*case[1:]) * (1 if op == "conv fwd" else 2)
+        else:
+            _, xs, ph, pw, s = case
+            io = math.prod(xs) * size * (1 + 1 / (ph * pw) * 2)  # x + out + argmax (or dout + argmax + dx)
+            flops = None
+        gf = flops / mine / 1e9 if flops and mine else None
+        line = [op, label, dtype, fmt_ms(mine), fmt_ms(theirs),
+                f"{theirs / mine:.2f}" if mine and theirs else "-",
+                f"{rng[0]:.2f}-{rng[1]:.2f}" if rng else "-",
+                fmt_ms(gemm), f"{mine / gemm:.2f}" if mine and gemm else "-",
+                f"{1e3 * io / gbs / 1e9:.2f}" if gbs else "-",
+                f"{gf:.1f}" if gf else "-",
+                f"{100 * gf / (PEAK_FLOPS / peak / 1e9):.0f}%" if gf and peak and dtype == "float64" else "-"]
+        line[5:5] = [fmt_ms(median_of(results[c], key)) for c in extra]
+        lines.append(line)
     widths = [max(len(str(r[i])) for r in [head] + lines) for i in range(len(head))]
-    fmt = "  ".join(f"{{:{'<' if i < 4 else '>'}{w}}}" for i, w in enumerate(widths))
+    fmt = "  ".join(f"{{:{'<' if i < 3 else '>'}{w}}}" for i, w in enumerate(widths))
     print(fmt.format(*head))
     print("  ".join("-" * w for w in widths))
     for line in lines:
         print(fmt.format(*line))
-    noisy = [r for r in rows if not all(entry[1] for entry in r[4:8] if entry)]
-    if noisy:
-        print("\n* measured while other processes kept the CPUs busy (retried, never quiet): unreliable")
+    print(f"\nGEMM peak (2048x2048 float64 matmul, alone): "
+          f"{PEAK_FLOPS / peak / 1e9:.1f} GFLOP/s" if peak else "\nGEMM peak: not measured", end="; ")
+    print(f"memory bandwidth (64 MB copy, one thread, read + write): {gbs:.1f} GB/s" if gbs else "bandwidth: not measured")
+    print_gemm_bounds(results.get("gemm", []), ours, args, gbs)
+
+
+def print_gemm_bounds(gemm, ours, args, gbs):
+    """Per conv case: the layer's own GEMMs, each alone, and the im2col copy at the bandwidth."""
+    if not gemm:
+        return
+    print("Bounds of each conv case (float64 and float32): its GEMMs, each one 2-threaded matmul measured alone,")
+    print("and the im2col copy (columns written once and read once) at the measured bandwidth:")
+    done = set()
+    for key, case in case_keys(args.only):
+        op, label, dtype = key.split("|")
+        if not op.startswith("conv") or (label, dtype) in done:
+            continue
+        done.add((label, dtype))
+        fwd_key, bwd_key = f"conv fwd|{label}|{dtype}", f"conv bwd|{label}|{dtype}"
+        _, xs, ws, s, p = case
+        cols = ws[1] * ws[2] * ws[3] * xs[0] * math.prod(conv_out_hw(xs, ws, s, p)) * (4 if dtype == "float32" else 8)
+        parts = []
+        if median_of(gemm, fwd_key) is not None:
+            parts.append(f"forward W @ cols {fmt_ms(median_of(gemm, fwd_key))} ms")
+        if median_of(gemm, bwd_key) is not None:
+            parts.append(f"backward dout @ cols.T {fmt_ms(median_of(gemm, bwd_key + '|dw'))} ms"
+                         f" + W.T @ dout {fmt_ms(median_of(gemm, bwd_key + '|dx'))} ms")
+        if gbs:
+            parts.append(f"im2col copy of {cols / 1e6:.0f} MB >= {1e3 * 2 * cols / gbs / 1e9:.2f} ms")
+        print(f"  {label}, {dtype}: " + "; ".join(parts))
+
+
+def print_check(plain, results, args):
+    """The --check table: each contender once in a row (plain) beside the rounds' medians."""
+    print("\n--check: the same cases the plain way (one process per contender, once each, in a row)")
+    head = ["key", "contender", "plain ms", "rounds ms", "plain / rounds"]
+    rows = []
+    for contender, times in plain.items():
+        for key in sorted(times or {}):
+            mine = median_of(results.get(contender, []), key)
+            rows.append([key, contender, fmt_ms(times[key]), fmt_ms(mine),
+                         f"{times[key] / mine:.2f}" if mine else "-"])
+    widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
+    fmt = "  ".join(f"{{:{'<' if i < 2 else '>'}{w}}}" for i, w in enumerate(widths))
+    print(fmt.format(*head))
+    for row in rows:
+        print(fmt.format(*row))
+
+
+def load_text():
+    load = os.getloadavg()
+    return f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tree", default="solution", choices=["solution", "starter"])
-    parser.add_argument("--repeats", type=int, default=None, help="timed calls per measurement (default: adaptive)")
-    parser.add_argument("--attempts", type=int, default=SETTINGS["attempts"],
-                        help="measurements of one case while the machine is busy before giving up")
-    parser.add_argument("--only", default="", help='only the cases whose "op label" contains this, e.g. "conv notebook"')
-    parser.add_argument("--rounds", type=int, default=3, help="turns of ours / torch / GEMM peak per case")
-    parser.add_argument("--no-torch", action="store_true")
-    parser.add_argument("--torch-child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--repeats", type=int, default=15, help="timed calls per child and case (median)")
+    parser.add_argument("--rounds", type=int, default=5, help="turns of every contender's child")
+    parser.add_argument("--only", default="", help='cases whose "op|label|dtype" or "kind label" contain this')
+    parser.add_argument("--contenders", default=DEFAULT_CONTENDERS, help="comma-separated, of " + ",".join(CONTENDERS))
+    parser.add_argument("--also", default="", help="contenders added to --contenders, e.g. fallback,numpy")
+    parser.add_argument("--no-torch", action="store_true", help="leave torch out")
+    parser.add_argument("--stat", default="median", choices=["median", "min"],
+                        help="per child and case: the median of the calls (default) or the fastest call")
+    parser.add_argument("--check", action="store_true", help="also run the plain way and print both")
+    parser.add_argument("--load", type=int, default=0,
+                        help="keep this many busy-loop processes running beside every child (load sensitivity)")
+    parser.add_argument("--child", choices=CONTENDERS, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    SETTINGS["attempts"] = args.attempts
-    SETTINGS["only"] = args.only
-    if args.torch_child:
-        torch_server(args.repeats)
+    if args.child:
+        child(args.child, args.tree, args.only, args.repeats)
         return
-
-    fl = load_fast_layers(args.tree)
-    torch_child = NoTorch() if args.no_torch else TorchChild(args.repeats)
-    try:
-        rows = bench_ours(fl, args.repeats, torch_child, args.rounds)
-    finally:
-        torch_child.close()
-    peaks = [row[-1] for row in rows if row[-1]]
-    load = os.getloadavg()
-    print(f"cs260 fast layers ({args.tree}, kernels: {fl.BACKEND}), numpy {np.__version__}, "
-          f"{os.cpu_count()} cores; float64 GEMM peak (2048x2048 matmul): "
-          f"{min(peaks, default=0):.1f}-{max(peaks, default=0):.1f} GFLOP/s; {torch_child.note}; "
-          f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
-    print(f"Median times over {args.rounds} rounds; in each round ours, torch and (for convolutions) the\n"
-          "GEMM peak are measured in turn, so load from other processes falls on all alike.\n"
-          "ours: fast_layers with the Cython kernels; fallback: the same with the numpy kernels\n"
-          "(im2col.py); numpy: plain numpy (sliding_window_view + one matmul; reshape for pools).\n"
-          "x numpy, x torch: their time divided by ours (above 1: ours is faster); GFLOP/s: convolution\n"
-          "flops per second of ours, and as % of the GEMM peak measured in the same rounds.\n")
-    print_table(rows)
-    print_bounds(args.rounds, args.repeats)
+    contenders = [c for c in (args.contenders + "," + args.also).split(",") if c]
+    if args.no_torch and "torch" in contenders:
+        contenders.remove("torch")
+    unknown = set(contenders) - set(CONTENDERS)
+    if unknown:
+        parser.error(f"unknown contenders {sorted(unknown)}")
+    if not case_keys(args.only):
+        parser.error(f"--only {args.only!r} selects no case")
+    start_load, start = load_text(), time.strftime("%H:%M UTC", time.gmtime())
+    plain = {}
+    if args.check:  # the plain way first: each contender once, in a row
+        for contender in [c for c in ("ours", "torch", "gemm", "peak") if c in contenders]:
+            plain[contender] = run_child(contender, args)[0]
+    results, notes = in_rounds(contenders, args)
+    print(f"cs260 fast layers ({args.tree}), {os.cpu_count()} cores, {start}; {start_load} at the start, "
+          f"{'%d busy-loop processes beside every child; ' % args.load if args.load else ''}"
+          f"{load_text()} at the end; {'; '.join(n for n in notes.values() if n)}")
+    print(f"Each contender in its own fresh process, alone; {args.rounds} rounds, order rotated; per process the "
+          f"{args.stat} of {args.repeats} calls, then the median over the rounds.\nx torch: torch's time / ours (above 1: "
+          "ours is faster), (rounds): its range over the rounds; gemm: the layer's own GEMMs\n(2-threaded "
+          "matmuls, alone); copy: x and the output (pools: and the argmax) at the measured bandwidth.\n")
+    print_table(results, args)
+    print("\nShare of the CPUs used by other processes while each contender's children ran (max over rounds): "
+          + ", ".join(f"{c} {100 * max(v):.0f}%" for c, v in OTHERS.items()))
+    if max((max(v) for v in OTHERS.values()), default=0) > BUSY_LIMIT:
+        print(f"WARNING: above {100 * BUSY_LIMIT:.0f}%: other processes slow the 2-threaded contenders (torch, the GEMMs, "
+              "the peak) far more than ours,\nso x torch and ours/gemm come out too favourable (docs/PERFORMANCE.md).")
+    if args.check:
+        print_check(plain, results, args)
 
 
 if __name__ == "__main__":
