@@ -17,6 +17,7 @@ from grader.compare import (
 from grader.diagnoses import Cause
 from grader.fixtures import load_fixture
 from grader.numgrad import numeric_gradient, numeric_gradient_local, sample_indices
+from grader.pointers import case_exception_causes
 
 
 def short(target):
@@ -71,7 +72,11 @@ def state_diagnoses(case, fx, key):
     m = bn.get("momentum", 0.9)
     old = fx.inputs.get(key, np.zeros_like(fx.expected[f"state.{key}"]))
     new = (fx.expected[f"state.{key}"] - m * old) / (1 - m)   # the batch statistic
-    return [
+    eps = bn.get("eps", 1e-5)
+    with_eps = [(Cause("batchnorm.running_var_eps", "the running variance is updated with "
+                       "var + eps: eps belongs only in the normalization, keep the plain batch "
+                       "variance in running_var"), m * old + (1 - m) * (new + eps))]
+    return (with_eps if key == "running_var" else []) + [
         (Cause("batchnorm.running_momentum_reversed", "momentum applied the other way round: "
                "running = (1 - momentum) * running + momentum * batch"), (1 - m) * old + m * new),
         (Cause("batchnorm.running_not_updated",
@@ -81,8 +86,25 @@ def state_diagnoses(case, fx, key):
     ]
 
 
+@contextmanager
+def explained(case):
+    """Adds to an exception of student code the likely causes that `case` explains."""
+    try:
+        yield
+    except StudentError as e:
+        if e.kind == "exception":
+            known = {getattr(c, "key", None) for c in e.causes}
+            e.causes += [c for c in case_exception_causes(case, e) if c.key not in known]
+        raise
+
+
 def check_forward(worker, case, diagnoses=(), shape_hints=()):
     """The forward output (and state) of `case` against its fixture; returns (out, fixture)."""
+    with explained(case):
+        return _check_forward(worker, case, diagnoses, shape_hints)
+
+
+def _check_forward(worker, case, diagnoses, shape_hints):
     fx = load_fixture(case)
     text = case_inputs_text(case, fx.inputs)
     out, _, after = call_forward(worker, case, fx.inputs)
@@ -222,6 +244,11 @@ def check_backward(worker, case, diagnoses=None, shape_hints=None):
     shape_hints: optional callable (case, fixture, grad name) -> [(cause, wrong shape)].
     Returns the note for the check's output ("" when everything was checked).
     """
+    with explained(case):
+        return _check_backward(worker, case, diagnoses, shape_hints)
+
+
+def _check_backward(worker, case, diagnoses, shape_hints):
     fx = load_fixture(case)
     text = case_inputs_text(case, fx.inputs)
     fname, bname = short(case.function), short(case.backward)
@@ -376,7 +403,10 @@ def depends_on(worker, case_ids, user):
             raise
         note = "".join(f"\n  note: {user} uses your {name}, which fails its own check ({why}); "
                        f"fix it first" for name, why in failing)
+        first = Cause("dependency.fix_first", f"your {', '.join(n for n, _ in failing)} "
+                      f"fails its own check; {user} uses it: fix that first")
         if isinstance(e, StudentError):
             e.message += note
+            e.causes.append(first)
             raise
-        raise CheckFailed(f"{e}{note}") from None
+        raise CheckFailed(f"{e}{note}", diagnoses=e.diagnoses + [first.key]) from None
