@@ -178,14 +178,27 @@ def planted_ties(r, x_shape, ph, pw, stride):
     raise RuntimeError("no input with separate tied windows found")  # never for the cases below
 
 
+def relu_zero_windows(r, x_shape, ph, pw):
+    """Distinct values after a ReLU (about a third are 0), with every third window all 0: its
+    maximum, 0, also occurs in windows whose maximum is positive (non-overlapping windows)."""
+    x = np.maximum(separated(r, x_shape, -1.0, 2.0), 0.0)
+    N, C, H, W = x_shape
+    for n, c, i, j in np.ndindex(N, C, H // ph, W // pw):
+        if (n + c + i + j) % 3 == 0:
+            x[n, c, i * ph:(i + 1) * ph, j * pw:(j + 1) * pw] = 0.0
+    return x
+
+
 def pool_inputs(x_shape, ph, pw, stride, dtype="float64", dout=False, negative=False,
-                ties=False):
+                ties=False, relu_zeros=False):
     """Pooling input without near-ties (ties=True: small integers, so most windows have tied
-    maxima, or ties planted when windows overlap; grader.policy says which gradients are
-    accepted there)."""
+    maxima, or ties planted when windows overlap; relu_zeros=True: see `relu_zero_windows`;
+    grader.policy says which gradients are accepted where maxima are tied)."""
     def make(seed):
         r = np.random.default_rng(seed)
-        if ties and stride < max(ph, pw):
+        if relu_zeros:
+            x = relu_zero_windows(r, x_shape, ph, pw)
+        elif ties and stride < max(ph, pw):
             x = planted_ties(r, x_shape, ph, pw, stride)
         elif ties:
             x = r.integers(0, 3, size=x_shape).astype(np.float64)
@@ -378,12 +391,14 @@ def pool_forward(id, check, x, ph, pw, stride, dtype="float64", about="", negati
                 about=about)
 
 
-def pool_backward(id, check, x, ph, pw, stride, dtype="float64", about="", ties=False):
+def pool_backward(id, check, x, ph, pw, stride, dtype="float64", about="", ties=False,
+                  relu_zeros=False):
     # With tied maxima the centered differences are not a gradient: fixture only.
     return Case(id=id, check=check, function=POOL_FORWARD, backward=POOL_BACKWARD,
                 args=("x", "pool_param"), grads=("x",), params=pool_param(ph, pw, stride),
-                make=pool_inputs(x, ph, pw, stride, dtype, dout=True, ties=ties), dtype=dtype,
-                about=about, numeric_ok=not ties)
+                make=pool_inputs(x, ph, pw, stride, dtype, dout=True, ties=ties,
+                                 relu_zeros=relu_zeros), dtype=dtype,
+                about=about, numeric_ok=not (ties or relu_zeros))
 
 
 BN_STATE = ("bn_param", ("running_mean", "running_var"))
@@ -449,9 +464,16 @@ CASES = [
          about="N == D == M (shape-branching code)"),
     Case(id="prereq.relu_forward", check="prereq.relu_forward", function="layers.relu_forward",
          args=("x",), make=relu_inputs((3, 4, 5), zeros=True), about="some inputs exactly 0"),
+    Case(id="prereq.relu_forward_1d", check="prereq.relu_forward",
+         function="layers.relu_forward", args=("x",), make=relu_inputs((13,), zeros=True),
+         about="a 1-D x (the docstring: any shape)"),
     Case(id="prereq.relu_backward", check="prereq.relu_backward", function="layers.relu_forward",
          backward="layers.relu_backward", args=("x",), grads=("x",),
          make=relu_inputs((4, 3, 5), dout=True)),
+    Case(id="prereq.relu_backward_1d", check="prereq.relu_backward",
+         function="layers.relu_forward", backward="layers.relu_backward", args=("x",),
+         grads=("x",), make=relu_inputs((11,), dout=True),
+         about="a 1-D x (the docstring: any shape)"),
     Case(id="prereq.relu_backward_zeros", check="prereq.relu_backward",
          function="layers.relu_forward", backward="layers.relu_backward", args=("x",),
          grads=("x",), make=relu_inputs((3, 10), dout=True, zeros=True), numeric_ok=False,
@@ -569,6 +591,9 @@ CASES = [
                   dtype="float32", about="float32 input"),
     pool_backward("pool_backward.ties", "pool_backward.extra", (2, 2, 6, 6), 2, 2, 2, ties=True,
                   about="tied maxima: any split of the gradient over the tied positions counts"),
+    pool_backward("pool_backward.max_elsewhere", "pool_backward.extra", (2, 3, 6, 8), 2, 2, 2,
+                  relu_zeros=True, about="after a ReLU: some windows all zero, zeros elsewhere "
+                  "too (a window's maximum value also occurs outside the window)"),
 
     # -- sandwich layers (the notebook's cells) --------------------------------------------
     Case(id="sandwich.conv_relu_pool", check="sandwich.conv_relu_pool",
@@ -589,6 +614,10 @@ CASES = [
     convnet("convnet.scores_small", "convnet.scores",
             {"input_dim": (3, 8, 8), "num_filters": 4, "filter_size": 3, "hidden_dim": 6,
              "num_classes": 5, "reg": 0.05}, N=3, about="a small float64 net, reg 0.05"),
+    convnet("convnet.scores_one_channel", "convnet.scores",
+            {"input_dim": (1, 8, 6), "num_filters": 3, "filter_size": 3, "hidden_dim": 5,
+             "num_classes": 4, "reg": 0.05}, N=2,
+            about="an input with 1 channel (input_dim[0] is not always 3)"),
     convnet("convnet.gradients_small", "convnet.gradients",
             {"input_dim": (3, 8, 8), "num_filters": 3, "filter_size": 3, "hidden_dim": 7,
              "num_classes": 4, "reg": 0.1}, N=2, about="a small float64 net, reg 0.1"),
