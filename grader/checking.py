@@ -211,7 +211,8 @@ def cache_for_backward(worker, forward, backward, args, timeout=None, return_arg
         detail = report_line(e)
     if fname not in policy.STANDARD_CACHES:
         raise CheckFailed(f"your {fname} {why}; {bname} works from that cache, so it cannot be "
-                          f"graded until {fname} works.")
+                          f"graded until {fname} works: fix {fname} first.",
+                          diagnoses=["dependency.fix_first"])
     described, build = policy.STANDARD_CACHES[fname]
     note = f"your {fname} {why}; {bname} graded on the standard cache {described}"
     return None, build(*args), note + (f" [{fname}: {detail}]" if detail else "")
@@ -225,6 +226,10 @@ def standard_cache_failed(e, standard, fname, bname):
     else:
         e.message = (f"{standard}, and it failed there: {e.message}\n  If {bname} expects a "
                      f"cache of your own, it cannot be graded until {fname} works.")
+        if not e.causes:
+            e.causes.append(Cause("dependency.fix_first", f"your {fname} fails on this input, "
+                                  f"so {bname} could not use its cache: fix {fname} first, "
+                                  f"then see whether {bname} works from it"))
     return e
 
 
@@ -264,7 +269,8 @@ def _check_backward(worker, case, diagnoses, shape_hints):
         grads = unpack(result, names, bname) if len(names) > 1 else (result,)
     except CheckFailed as e:
         if standard:
-            raise CheckFailed(f"{standard}, and it failed there: {e}") from None
+            raise CheckFailed(f"{standard}, and it failed there: {e}",
+                              diagnoses=e.diagnoses) from None
         raise
     grads = dict(zip(case.grads, grads))
     forward_ok = standard or forward_matches(out, fx.expected["out"], case)
@@ -281,7 +287,7 @@ def _check_backward(worker, case, diagnoses, shape_hints):
                          shape_hints=shape_hints(case, fx, g) if shape_hints else ())
     except CheckFailed as e:
         if standard:
-            raise CheckFailed(f"{prefix}{e}") from None
+            raise CheckFailed(f"{prefix}{e}", diagnoses=e.diagnoses) from None
         if forward_ok:
             raise
         raise CheckFailed(f"{e}\n  note: your {fname} output is wrong for this input too, and "
@@ -298,7 +304,7 @@ def _check_backward(worker, case, diagnoses, shape_hints):
         check_numeric(worker, case, fx, grads, text,
                       reference=policy.reference_forward(fname) if standard else None)
     except CheckFailed as e:
-        raise CheckFailed(f"{prefix}{e}") from None
+        raise CheckFailed(f"{prefix}{e}", diagnoses=e.diagnoses) from None
     return note
 
 
@@ -341,6 +347,11 @@ def compare_numeric(analytic, idx, num, *, what, inputs, tol):
 
 def check_loss_case(worker, case, diagnoses=()):
     """A (loss, dx) function (softmax_loss): both against the fixture, dx numerically too."""
+    with explained(case):
+        _check_loss_case(worker, case, diagnoses)
+
+
+def _check_loss_case(worker, case, diagnoses):
     fx = load_fixture(case)
     text = case_inputs_text(case, fx.inputs)
     fname = short(case.function)

@@ -140,7 +140,8 @@ def _common(case, s):
         ("pattern.channels_not_3", "model" in case.params
          and case.params["model"]["input_dim"][0] != 3, "an input with other than 3 channels",
          "take the number of channels from input_dim instead of writing 3"),
-        ("pattern.equal_dims", "shape-branching" in case.about,
+        ("pattern.equal_dims", "shape-branching" in case.about
+         or (len(x) == 2 and x[0] == x[1]),
          "two equal dimensions (e.g. N == D, C == H)",
          "code that picks an axis by comparing sizes takes the wrong one when two are equal; "
          "use the axis the docstring names"),
