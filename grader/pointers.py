@@ -27,6 +27,9 @@ FIX_ORDER = ("affine_forward", "affine_backward", "relu_forward", "relu_backward
              "spatial_batchnorm_backward", "spatial_groupnorm_forward",
              "spatial_groupnorm_backward", "ThreeLayerConvNet")
 MAX_PROPERTIES = 2   # properties named in one pointer
+# Keys that say what else to fix or look at, not what is wrong in the function itself: an item
+# with only these still gets what its failing cases have in common.
+GENERAL_KEYS = {"dependency.fix_first", "backward.forward_wrong"}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -213,22 +216,23 @@ def _add_cause(r, text):
 
 
 def annotate(results):
-    """Give each failing item without a likely cause what its function's failing visible
-    cases have in common (if they share a property no passing visible case has)."""
+    """Give each failing item without a likely cause of its own (GENERAL_KEYS aside) what its
+    function's failing visible cases have in common, if no passing visible case has it."""
     from grader.cases import BY_ID
     for items in _by_function(results).values():
         visible = [r for r in items if r.visibility == "visible"]
-        failing = [r for r in visible if lost(r)]
-        passing = [r for r in visible if not lost(r)]
+        failing = [r for r in visible if lost(r) and r.outcome != "passed"]
+        passing = [r for r in visible if not lost(r)]   # shape slips: right values, neither
         found = separating([BY_ID[r.case] for r in failing], [BY_ID[r.case] for r in passing])
         if not found:
             continue
         text = pattern_text(found, [r.case for r in failing])
         for r in items:
             holds = {k for k, h, _, _ in properties(BY_ID[r.case]) if h}
-            if lost(r) and not r.diagnoses and all(k in holds for k, _, _ in found):
+            if (lost(r) and r.outcome != "passed" and set(r.diagnoses) <= GENERAL_KEYS
+                    and all(k in holds for k, _, _ in found)):
                 _add_cause(r, text)
-                r.diagnoses = [k for k, _, _ in found]
+                r.diagnoses = list(r.diagnoses) + [k for k, _, _ in found]
 
 
 def first_pointer(r):

@@ -120,3 +120,15 @@ def test_what_to_fix_first_shows_no_hidden_check():
     assert hidden not in text and "secret" not in text
     assert "Visible checks:" in text and text.startswith("What to fix first")
     assert pointers.fix_first_lines([item("conv_forward.odd_sizes")]) == []
+
+
+def test_a_dependency_note_still_gets_the_pattern_and_a_shape_slip_is_left_out():
+    results = conv_backward_items({"conv_backward.stride3_pad0", "conv_backward.c_equals_h"})
+    failed = [r for r in results if r.outcome == "failed"]
+    failed[0].diagnoses = ["dependency.fix_first"]
+    slip = next(r for r in results if r.case == "conv_backward.basic")   # pad 1, values right
+    slip.credit, slip.diagnoses = 0.5, ["shape.slip"]
+    pointers.annotate(results)
+    assert failed[0].diagnoses == ["dependency.fix_first", "pattern.pad_zero"]
+    assert failed[1].diagnoses == ["pattern.pad_zero"]
+    assert slip.diagnoses == ["shape.slip"] and "likely cause" not in slip.message
