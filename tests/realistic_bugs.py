@@ -518,8 +518,9 @@ def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
     var = xg.var(axis=2, keepdims=True)
     inv_std = 1.0 / np.sqrt(var + eps)
     x_hat = ((xg - mu) * inv_std).reshape(N, C, H, W)
-    g = np.expand_dims(gamma, (0, 1))    # gamma is (1, C, 1, 1) already
-    out = g * x_hat + np.expand_dims(beta, (0, 1))
+    # gamma is (1, C, 1, 1) already: two more axes make it (1, C, 1, 1, 1, 1), and the
+    # product (1, C, N, C, H, W) pairs every gamma[c] with every channel
+    out = gamma[..., None, None] * x_hat + beta[..., None, None]
     return out, (x_hat, gamma, inv_std, G)
 ''', "gamma and beta given extra axes", allowed=GN_BACKWARD_OK),
     _bug("pattern.g_one", "rb_gn_squeezed_var", "spatial_groupnorm_forward", '''
