@@ -27,9 +27,11 @@ FIX_ORDER = ("affine_forward", "affine_backward", "relu_forward", "relu_backward
              "spatial_batchnorm_backward", "spatial_groupnorm_forward",
              "spatial_groupnorm_backward", "ThreeLayerConvNet")
 MAX_PROPERTIES = 2   # properties named in one pointer
-# Keys that say what else to fix or look at, not what is wrong in the function itself: an item
-# with only these still gets what its failing cases have in common.
-GENERAL_KEYS = {"dependency.fix_first", "backward.forward_wrong"}
+# Keys that say what else to fix, not what is wrong in the function itself: an item with only
+# these still gets what its failing cases have in common. ("backward.forward_wrong" is not one:
+# a backward fed by a wrong forward fails where the forward does, and the forward's own
+# failing cases say more.)
+GENERAL_KEYS = {"dependency.fix_first"}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -221,8 +223,11 @@ def annotate(results):
     from grader.cases import BY_ID
     for items in _by_function(results).values():
         visible = [r for r in items if r.visibility == "visible"]
-        failing = [r for r in visible if lost(r) and r.outcome != "passed"]
-        passing = [r for r in visible if not lost(r)]   # shape slips: right values, neither
+        # Neither failing nor passing: shape slips (right values) and backwards fed by a wrong
+        # forward (they fail where the forward does).
+        failing = [r for r in visible if lost(r) and r.outcome != "passed"
+                   and "backward.forward_wrong" not in r.diagnoses]
+        passing = [r for r in visible if not lost(r)]
         found = separating([BY_ID[r.case] for r in failing], [BY_ID[r.case] for r in passing])
         if not found:
             continue

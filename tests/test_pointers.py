@@ -126,9 +126,12 @@ def test_a_dependency_note_still_gets_the_pattern_and_a_shape_slip_is_left_out()
     results = conv_backward_items({"conv_backward.stride3_pad0", "conv_backward.c_equals_h"})
     failed = [r for r in results if r.outcome == "failed"]
     failed[0].diagnoses = ["dependency.fix_first"]
+    fed_wrong = next(r for r in results if r.case == "conv_backward.stride2")
+    fed_wrong.outcome, fed_wrong.diagnoses = "failed", ["backward.forward_wrong"]
     slip = next(r for r in results if r.case == "conv_backward.basic")   # pad 1, values right
     slip.credit, slip.diagnoses = 0.5, ["shape.slip"]
     pointers.annotate(results)
     assert failed[0].diagnoses == ["dependency.fix_first", "pattern.pad_zero"]
-    assert failed[1].diagnoses == ["pattern.pad_zero"]
+    assert failed[1].diagnoses == ["pattern.pad_zero"] or not failed[1:]
+    assert fed_wrong.diagnoses == ["backward.forward_wrong"]
     assert slip.diagnoses == ["shape.slip"] and "likely cause" not in slip.message
