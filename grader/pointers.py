@@ -244,9 +244,11 @@ def first_pointer(r):
     """The first pointer of a failing item's message (a likely cause or a note), or ''."""
     for line in (r.message or "").splitlines():
         line = line.strip()
-        for lead in ("likely cause: ", "note: ", "Shape slip: "):
+        for lead in ("likely cause: ", "note: "):
             if line.startswith(lead):
-                return line[len(lead):] if lead != "Shape slip: " else line
+                return line[len(lead):]
+        if line.startswith("Shape slip: "):   # up to the shapes: "... (1, 5), expected (5,)"
+            return re.sub(r" \(\d+ more array.*", "", line.split(". The values")[0])
     return ""
 
 
