@@ -570,9 +570,8 @@ def softmax_log_epsilon(x, y):
     """(cause, loss) of softmax losses computed as -log(p + eps) for the small constants
     students add "to avoid log(0)": it changes the loss wherever a probability is tiny."""
     x = np.asarray(x, dtype=np.float64)
-    shifted = x - x.max(axis=1, keepdims=True)
-    p = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
-    p_right = p[np.arange(len(y)), y]
+    e = np.exp(x - np.max(x, axis=1)[:, None])
+    p_right = e[np.arange(len(y)), y] / e.sum(axis=1)
     cause = Cause("softmax_loss.log_epsilon",
                   "the loss matches -log(p + eps) with a small eps added inside the log: where "
                   "the right class's probability is tiny (large scores), eps changes the loss; "
