@@ -383,13 +383,15 @@ def pool_forward(id, check, x, ph, pw, stride, dtype="float64", about="", negati
                 about=about)
 
 
-def pool_backward(id, check, x, ph, pw, stride, dtype="float64", about="", ties=False):
+def pool_backward(id, check, x, ph, pw, stride, dtype="float64", about="", ties=False,
+                  relu_zeros=False):
+    """A case of max_pool_backward_naive (tied maxima or ReLU zeros: checked on the fixture only)."""
     # With tied maxima the centered differences are not a gradient: fixture only.
-    """A case of max_pool_backward_naive (tied maxima: checked on the fixture only)."""
     return Case(id=id, check=check, function=POOL_FORWARD, backward=POOL_BACKWARD,
                 args=("x", "pool_param"), grads=("x",), params=pool_param(ph, pw, stride),
-                make=pool_inputs(x, ph, pw, stride, dtype, dout=True, ties=ties), dtype=dtype,
-                about=about, numeric_ok=not ties)
+                make=pool_inputs(x, ph, pw, stride, dtype, dout=True, ties=ties,
+                                 relu_zeros=relu_zeros), dtype=dtype,
+                about=about, numeric_ok=not (ties or relu_zeros))
 
 
 BN_STATE = ("bn_param", ("running_mean", "running_var"))

@@ -17,6 +17,7 @@ from grader.compare import (
 from grader.diagnoses import Cause
 from grader.fixtures import load_fixture
 from grader.numgrad import numeric_gradient, numeric_gradient_local, sample_indices
+from grader.pointers import case_exception_causes
 
 
 def short(target):
@@ -71,7 +72,11 @@ def state_diagnoses(case, fx, key):
     m = bn.get("momentum", 0.9)
     old = fx.inputs.get(key, np.zeros_like(fx.expected[f"state.{key}"]))
     new = (fx.expected[f"state.{key}"] - m * old) / (1 - m)   # the batch statistic
-    return [
+    eps = bn.get("eps", 1e-5)
+    with_eps = [(Cause("batchnorm.running_var_eps", "the running variance is updated with "
+                       "var + eps: eps belongs only in the normalization, keep the plain batch "
+                       "variance in running_var"), m * old + (1 - m) * (new + eps))]
+    return (with_eps if key == "running_var" else []) + [
         (Cause("batchnorm.running_momentum_reversed", "momentum applied the other way round: "
                "running = (1 - momentum) * running + momentum * batch"), (1 - m) * old + m * new),
         (Cause("batchnorm.running_not_updated",
@@ -81,8 +86,25 @@ def state_diagnoses(case, fx, key):
     ]
 
 
+@contextmanager
+def explained(case):
+    """Adds to an exception of student code the likely causes that `case` explains."""
+    try:
+        yield
+    except StudentError as e:
+        if e.kind == "exception":
+            known = {getattr(c, "key", None) for c in e.causes}
+            e.causes += [c for c in case_exception_causes(case, e) if c.key not in known]
+        raise
+
+
 def check_forward(worker, case, diagnoses=(), shape_hints=()):
     """The forward output (and state) of `case` against its fixture; returns (out, fixture)."""
+    with explained(case):
+        return _check_forward(worker, case, diagnoses, shape_hints)
+
+
+def _check_forward(worker, case, diagnoses, shape_hints):
     fx = load_fixture(case)
     text = case_inputs_text(case, fx.inputs)
     out, _, after = call_forward(worker, case, fx.inputs)
@@ -191,7 +213,8 @@ def cache_for_backward(worker, forward, backward, args, timeout=None, return_arg
         detail = report_line(e)
     if fname not in policy.STANDARD_CACHES:
         raise CheckFailed(f"your {fname} {why}; {bname} works from that cache, so it cannot be "
-                          f"graded until {fname} works.")
+                          f"graded until {fname} works: fix {fname} first.",
+                          diagnoses=["dependency.fix_first"])
     described, build = policy.STANDARD_CACHES[fname]
     note = f"your {fname} {why}; {bname} graded on the standard cache {described}"
     return None, build(*args), note + (f" [{fname}: {detail}]" if detail else "")
@@ -205,6 +228,10 @@ def standard_cache_failed(e, standard, fname, bname):
     else:
         e.message = (f"{standard}, and it failed there: {e.message}\n  If {bname} expects a "
                      f"cache of your own, it cannot be graded until {fname} works.")
+        if not e.causes:
+            e.causes.append(Cause("dependency.fix_first", f"your {fname} fails on this input, "
+                                  f"so {bname} could not use its cache: fix {fname} first, "
+                                  f"then see whether {bname} works from it"))
     return e
 
 
@@ -225,6 +252,11 @@ def check_backward(worker, case, diagnoses=None, shape_hints=None):
     shape_hints: optional callable (case, fixture, grad name) -> [(cause, wrong shape)].
     Returns the note for the check's output ("" when everything was checked).
     """
+    with explained(case):
+        return _check_backward(worker, case, diagnoses, shape_hints)
+
+
+def _check_backward(worker, case, diagnoses, shape_hints):
     fx = load_fixture(case)
     text = case_inputs_text(case, fx.inputs)
     fname, bname = short(case.function), short(case.backward)
@@ -240,7 +272,8 @@ def check_backward(worker, case, diagnoses=None, shape_hints=None):
         grads = unpack(result, names, bname) if len(names) > 1 else (result,)
     except CheckFailed as e:
         if standard:
-            raise CheckFailed(f"{standard}, and it failed there: {e}") from None
+            raise CheckFailed(f"{standard}, and it failed there: {e}",
+                              diagnoses=e.diagnoses) from None
         raise
     grads = dict(zip(case.grads, grads))
     forward_ok = standard or forward_matches(out, fx.expected["out"], case)
@@ -257,7 +290,7 @@ def check_backward(worker, case, diagnoses=None, shape_hints=None):
                          shape_hints=shape_hints(case, fx, g) if shape_hints else ())
     except CheckFailed as e:
         if standard:
-            raise CheckFailed(f"{prefix}{e}") from None
+            raise CheckFailed(f"{prefix}{e}", diagnoses=e.diagnoses) from None
         if forward_ok:
             raise
         raise CheckFailed(f"{e}\n  note: your {fname} output is wrong for this input too, and "
@@ -274,7 +307,7 @@ def check_backward(worker, case, diagnoses=None, shape_hints=None):
         check_numeric(worker, case, fx, grads, text,
                       reference=policy.reference_forward(fname) if standard else None)
     except CheckFailed as e:
-        raise CheckFailed(f"{prefix}{e}") from None
+        raise CheckFailed(f"{prefix}{e}", diagnoses=e.diagnoses) from None
     return note
 
 
@@ -317,6 +350,11 @@ def compare_numeric(analytic, idx, num, *, what, inputs, tol):
 
 def check_loss_case(worker, case, diagnoses=()):
     """A (loss, dx) function (softmax_loss): both against the fixture, dx numerically too."""
+    with explained(case):
+        _check_loss_case(worker, case, diagnoses)
+
+
+def _check_loss_case(worker, case, diagnoses):
     fx = load_fixture(case)
     text = case_inputs_text(case, fx.inputs)
     fname = short(case.function)
@@ -379,7 +417,10 @@ def depends_on(worker, case_ids, user):
             raise
         note = "".join(f"\n  note: {user} uses your {name}, which fails its own check ({why}); "
                        f"fix it first" for name, why in failing)
+        first = Cause("dependency.fix_first", f"your {', '.join(n for n, _ in failing)} "
+                      f"fails its own check; {user} uses it: fix that first")
         if isinstance(e, StudentError):
             e.message += note
+            e.causes.append(first)
             raise
-        raise CheckFailed(f"{e}{note}") from None
+        raise CheckFailed(f"{e}{note}", diagnoses=e.diagnoses + [first.key]) from None

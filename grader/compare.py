@@ -231,6 +231,13 @@ def assert_close(actual, expected, *, what, inputs="", tol, floor=NOTEBOOK_FLOOR
         hints = [cause for cause, shape in shape_hints if tuple(shape) == tuple(actual.shape)]
         if not hints and actual.shape == expected.shape[::-1] and actual.ndim > 1:
             hints.append(Cause("generic.reversed_axes", "the axes are in reverse order."))
+        extra = actual.ndim - expected.ndim
+        if not hints and extra > 0 and actual.shape[extra:] == expected.shape:
+            hints.append(Cause("shape.extra_axes", f"the expected shape comes after {extra} "
+                               f"extra leading axes {tuple(actual.shape[:extra])}: an operand "
+                               f"with more axes was broadcast against the result (check the "
+                               f"shapes of what you multiply or add, e.g. gamma and beta, "
+                               f"which come as the docstring says, not to be expanded)."))
         if not hints and actual.size == expected.size:
             hints.append(Cause("generic.reshape_off", "the number of elements is right: a "
                                "reshape or transpose is off."))

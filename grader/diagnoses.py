@@ -114,6 +114,54 @@ CAUSES = {
     "numpy2.removed_method": "numpy 2: an ndarray method removed in NumPy 2.0",
     "numpy2.reshape_newshape": "numpy 2: np.reshape(..., newshape=...) keyword removed",
     "numpy2.copy_false": "numpy 2: np.array(..., copy=False) raises when a copy is needed",
+    "numpy2.lib_namespace": "numpy 2: np.lib.<name> (np.lib.pad, ...) is gone, use np.<name>",
+    "numpy.array_to_scalar": "numpy 2.4: int() / float() of an array with ndim > 0 raises",
+    "numpy.sequence_into_element": "numpy 2.4: an array assigned to one element raises",
+    # found by the grader's other checks or by comparing cases (grader/pointers.py)
+    "shape.slip": "a shape slip: right values, shape off by axes of size 1",
+    "shape.extra_axes": "extra leading axes: an operand of another shape was broadcast in",
+    "dependency.fix_first": "uses another graded function that fails its own check: fix it first",
+    "exception.float_size": "a size or index computed with / (a float) instead of //",
+    "conv_backward.pad_fixed_one": "conv backward: padding of 1 hard-coded in dx",
+    "pool_backward.max_lookup_outside": "pool backward: the window's maximum looked up outside the window",
+    "batchnorm.test_eps_outside": "batchnorm test mode: eps added to the std instead of the variance",
+    "batchnorm.running_var_eps": "running variance updated with var + eps",
+    "softmax_loss.log_epsilon": "softmax loss: a small constant added inside the log",
+    "pattern.pad_zero": "fails exactly on the cases with pad = 0",
+    "pattern.pad_not_one": "fails exactly on the cases whose pad is not 1",
+    "pattern.stride_gt_1": "fails exactly on the cases with stride > 1",
+    "pattern.nonsquare_kernel": "fails exactly on the cases with non-square filters",
+    "pattern.nonsquare_input": "fails exactly on the cases with a non-square input",
+    "pattern.nonsquare_output": "fails exactly on the cases with a non-square output",
+    "pattern.untiled": "fails exactly on the cases whose windows do not tile the input",
+    "pattern.batch_one": "fails exactly on the cases with a batch of one",
+    "pattern.float32": "fails exactly on the float32 cases",
+    "pattern.equal_dims": "fails exactly on the cases with two equal dimensions",
+    "pattern.rect_window": "fails exactly on the cases with rectangular pooling windows",
+    "pattern.overlapping": "fails exactly on the cases with overlapping windows",
+    "pattern.g_one": "fails exactly on the cases with G = 1",
+    "pattern.g_equals_c": "fails exactly on the cases with G = C",
+    "pattern.test_mode": "fails exactly on the test-mode cases",
+    "pattern.custom_eps": "fails exactly on the cases with a non-default eps",
+    "pattern.custom_momentum": "fails exactly on the cases with a non-default momentum",
+    "pattern.one_d": "fails exactly on the cases with a 1-D input",
+    "pattern.large_scores": "fails exactly on the cases with large scores",
+    "pattern.channels_not_3": "fails exactly on the nets whose input does not have 3 channels",
+    "pattern.max_elsewhere": "fails exactly on the cases where a window's maximum also occurs elsewhere",
+}
+
+# NumPy changes that break homework code written for NumPy 1, one place for every check that
+# names them (exception_causes here; issue 17's warning notes can use the same table):
+# change -> (the NumPy release that made it an error, what to write instead).
+NUMPY_CHANGES = {
+    "builtin aliases (np.int, np.float, ...)": ("1.24", "int, float, bool, object, str"),
+    "names removed in 2.0 (np.float_, np.NaN, ...)": ("2.0", "see NUMPY2_REMOVED"),
+    "np.lib.pad and other np.lib.<name> functions": ("2.0", "np.pad, np.<name>"),
+    "np.array(x, copy=False) when a copy is needed": ("2.0", "np.asarray(x)"),
+    "int() / float() of an array with ndim > 0": ("2.4", "a.item() or a[0]"),
+    "an array with ndim > 0 assigned to one element": ("2.4", "a.item(), or a scalar result"),
+    "np.reshape(a, newshape=...)": ("2.4", "np.reshape(a, shape) or a.reshape(shape)"),
+    "np.in1d, np.trapz": ("2.4", "np.isin, np.trapezoid"),
 }
 
 
@@ -129,6 +177,14 @@ class Cause(str):
 
     def __reduce__(self):
         return (Cause, (self.key, str(self)))
+
+
+# conv backward: dx_pad[:, :, pad:-pad, pad:-pad] at pad = 0, whether the empty crop is returned
+# (a wrong shape) or assigned into dx (a broadcast error of the student's code).
+PAD0_EMPTY_CROP = Cause("conv_backward.pad0_empty_crop",
+                        "with pad = 0, dx_pad[:, :, pad:-pad, pad:-pad] is empty: -0 is 0, so "
+                        "the slice pad:-pad is 0:0. Cut with pad:pad + H and pad:pad + W (or "
+                        "skip the cut when pad == 0)")
 
 
 def key_of(cause):
@@ -398,6 +454,10 @@ def batchnorm_test_variants(x, gamma, beta, bn_param, channel_axis=1):
                "test mode divides by sqrt(running_var) without eps: use "
                "sqrt(running_var + eps)"),
          lambda: scale_shift((x64 - mean) / np.sqrt(var), gamma, beta, channel_axis)),
+        (Cause("batchnorm.test_eps_outside",
+               "test mode divides by sqrt(running_var) + eps: eps belongs inside the square "
+               "root, sqrt(running_var + eps), as in training mode"),
+         lambda: scale_shift((x64 - mean) / (np.sqrt(var) + eps), gamma, beta, channel_axis)),
         (Cause("batchnorm.test_batch_stats",
                "test mode normalizes with the batch statistics and drops gamma and beta: use "
                "the running averages, then gamma * x_hat + beta"),
@@ -509,6 +569,36 @@ def group_norm_backward_variants(x, gamma, dout, G, eps):
     return out
 
 
+def softmax_log_epsilon(x, y):
+    """(cause, loss) of softmax losses computed as -log(p + eps) for the small constants
+    students add "to avoid log(0)": it changes the loss wherever a probability is tiny."""
+    x = np.asarray(x, dtype=np.float64)
+    e = np.exp(x - np.max(x, axis=1)[:, None])
+    p_right = e[np.arange(len(y)), y] / e.sum(axis=1)
+    cause = Cause("softmax_loss.log_epsilon",
+                  "the loss matches -log(p + eps) with a small eps added inside the log: where "
+                  "the right class's probability is tiny (large scores), eps changes the loss; "
+                  "compute it as log(sum(exp(x - max))) - (x[y] - max), which never takes the "
+                  "log of 0")
+    return [(cause, -np.mean(np.log(p_right + eps)))
+            for eps in (1e-30, 1e-20, 1e-15, 1e-12, 1e-10, 1e-9, 1e-8, 1e-7, 1e-6, 1e-5)]
+
+
+def max_pool_backward_lookup(x, dout, ph, pw, stride, scope):
+    """dx of max-pool backward that finds each window's maximum by its value in the whole
+    channel (scope "channel") or the whole input ("all") instead of inside the window."""
+    x = np.asarray(x, dtype=np.float64)
+    Ho, Wo = dout.shape[2:]
+    top = pool_windows(x, ph, pw, stride).max(axis=-1)
+    dx = np.zeros(x.shape)
+    for n, c, i, j in np.ndindex(top.shape):
+        if scope == "channel":
+            dx[n, c] += (x[n, c] == top[n, c, i, j]) * dout[n, c, i, j]
+        else:
+            dx += (x == top[n, c, i, j]) * dout[n, c, i, j]
+    return dx
+
+
 def softmax_unshifted(x, y):
     """(cause, loss) of softmax losses computed without subtracting each row's maximum:
     exp overflows to inf for scores above ~709, which gives inf or NaN."""
@@ -579,6 +669,8 @@ NUMPY2_REMOVED = {
     "mat": "np.asmatrix", "asscalar": "a.item()", "find_common_type": "np.result_type",
     "cast": "np.asarray(x, dtype=...)",
 }
+# The names of NUMPY2_REMOVED that NumPy 2.0 only deprecated; the release that removed them.
+REMOVED_LATER = {"in1d": "2.4", "trapz": "2.4"}
 NDARRAY_REMOVED = {"ptp": "np.ptp(a)", "itemset": "a[index] = value",
                    "newbyteorder": "a.view(a.dtype.newbyteorder())"}
 
@@ -599,8 +691,9 @@ def exception_causes(etype, message):
                            f"it): use {NUMPY_ALIASES[name]}"))
     elif m and m.group(1) in NUMPY2_REMOVED:
         name = m.group(1)
-        found.append(Cause("numpy2.removed_name", f"np.{name} was removed in NumPy 2.0: use "
-                                                  f"{NUMPY2_REMOVED[name]} instead"))
+        found.append(Cause("numpy2.removed_name", f"np.{name} was removed in NumPy "
+                           f"{REMOVED_LATER.get(name, '2.0')}: use {NUMPY2_REMOVED[name]} "
+                           f"instead"))
     elif removed:
         name, advice = removed.group(1), removed.group(2).strip()
         replacement = NUMPY2_REMOVED.get(name)
@@ -613,14 +706,49 @@ def exception_causes(etype, message):
                            f"{NDARRAY_REMOVED[m.group(1)]}"))
     if etype == "TypeError" and re.search(r"unexpected keyword argument 'newshape'", text):
         found.append(Cause("numpy2.reshape_newshape",
-                           "the newshape= keyword of np.reshape was removed in NumPy 2 "
-                           "(deprecated in 2.1): pass the shape positionally, "
+                           "the newshape= keyword of np.reshape was deprecated in NumPy 2.1 "
+                           "and removed in 2.4: pass the shape positionally, "
                            "np.reshape(a, shape), or use a.reshape(shape)"))
     if "Unable to avoid copy while creating an array" in text:
         found.append(Cause("numpy2.copy_false",
                            "in NumPy 2, np.array(x, copy=False) raises when a copy is needed "
                            "(in NumPy 1 it meant 'copy only if needed'): use np.asarray(x)"))
-    return found
+    return found + newer_numpy_causes(etype, text) + float_size_causes(etype, text)
+
+
+def newer_numpy_causes(etype, text):
+    """Causes of exceptions from the numpy.lib clean-up (2.0) and scalar conversion (2.4)."""
+    m = re.search(r"module 'numpy\.lib' has no attribute '(\w+)'", text)
+    if m and hasattr(np, m.group(1)):
+        return [Cause("numpy2.lib_namespace",
+                      f"np.lib.{m.group(1)} was removed in NumPy 2.0 (numpy.lib now holds only "
+                      f"submodules): use np.{m.group(1)}")]
+    if etype == "TypeError" and "only 0-dimensional arrays can be converted" in text:
+        return [Cause("numpy.array_to_scalar",
+                      "int() or float() of an array that is not 0-dimensional: NumPy 1.25 "
+                      "deprecated it even for one element (e.g. the result of np.where or a "
+                      "(1, 1) product) and NumPy 2.4 raises; take the element with a.item() or "
+                      "a[0] (with np.where on a window, several positions may hold the "
+                      "maximum: pick one, e.g. with np.argmax)")]
+    if etype == "ValueError" and "setting an array element with a sequence" in text:
+        return [Cause("numpy.sequence_into_element",
+                      "an array was assigned to a single element: NumPy 1.25 deprecated "
+                      "assigning a one-element array (such as the (1, 1) result of a (1, K) @ "
+                      "(K, 1) product) and NumPy 2.4 raises; assign a number (a.item(), "
+                      "np.sum(a * b)), or fix the shapes if the array has more elements")]
+    return []
+
+
+def float_size_causes(etype, text):
+    """Causes of exceptions from sizes or indices that are floats (/ instead of //)."""
+    if etype in ("TypeError", "IndexError") and re.search(
+            r"'float' object cannot be interpreted as an integer|slice indices must be "
+            r"integers|only integers, slices .* are valid indices", text):
+        return [Cause("exception.float_size",
+                      "a float where NumPy or range() needs an integer: a size or index "
+                      "computed with / is a float even when it divides exactly; use // (or "
+                      "int(...)) for the output size H' = 1 + (H + 2 * pad - HH) // stride")]
+    return []
 
 
 def batchnorm_dx_constant_stats(x, gamma, dout, axes, eps):

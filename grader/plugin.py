@@ -41,6 +41,7 @@ class GradingState:
     session_notes: list = field(default_factory=list)  # stops / unfinished / deselected checks
     visible_session_notes: list = field(default_factory=list)  # the same, visible checks only
     written: bool = False
+    reports: dict = field(default_factory=dict)    # nodeid -> pytest report showing a message
 
 
 STATE = pytest.StashKey[GradingState]()
@@ -388,6 +389,7 @@ def _record(state, item, call, test_report):
                             default=1.0)
         if result.credit < 1:
             result.reason = report.one_line(result.message)
+            result.diagnoses = [str(v) for k, v in item.user_properties if k == "diagnoses"]
         _drain(state)  # this check's prints are not the next one's
     else:
         result.outcome = report.FAILED if test_report.when == "call" else report.ERROR
@@ -396,6 +398,7 @@ def _record(state, item, call, test_report):
         if by_student and item.config.option.tbstyle == "auto":
             # Show the check's message instead of the grader's traceback (--tb=... shows it).
             test_report.longrepr = report.item_output(result, settings.OUTPUT_LIMIT_CHARS)
+            state.reports[item.nodeid] = test_report   # _point_out may add to the message
 
 
 @pytest.hookimpl(wrapper=True)
@@ -409,6 +412,7 @@ def pytest_runtest_call(item):
             if ledger.slips:
                 item.user_properties.insert(0, ("output", ledger.message()))
                 item.user_properties.append(("credit", ledger.credit))
+                item.user_properties.append(("diagnoses", ledger.KEY))
 
 
 @pytest.hookimpl(wrapper=True)
@@ -572,7 +576,24 @@ def pytest_sessionfinish(session, exitstatus):
             pass
     state.session_notes = _session_notes(state, session)
     state.visible_session_notes = _session_notes(state, session, visible_only=True)
+    _point_out(state)
     _write_results(session.config)
+
+
+def _point_out(state):
+    """What the failing cases of each function have in common (grader/pointers.py), into the
+    items' messages and keys, and into the failure text pytest prints."""
+    from grader import pointers
+    try:
+        pointers.annotate(list(state.results.values()))
+    except Exception:
+        state.notes.append(f"{report.INTERNAL_ERROR} while comparing cases:\n"
+                           f"{traceback.format_exc()}")
+        return
+    for nodeid, test_report in state.reports.items():
+        r = state.results.get(nodeid)
+        if r is not None and r.outcome in (report.FAILED, report.ERROR):
+            test_report.longrepr = report.item_output(r, settings.OUTPUT_LIMIT_CHARS)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
@@ -582,6 +603,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         return
     results = list(state.results.values())
     terminalreporter.write_sep("=", "cs260 grade")
+    from grader.pointers import fix_first_lines
+    for line in fix_first_lines(results, visible_only=False):
+        terminalreporter.write_line(line)
     if state.submission is not None or state.submission_error:
         for line in _submission_summary(state).splitlines():
             terminalreporter.write_line(line)

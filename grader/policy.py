@@ -35,6 +35,8 @@ from grader import config
 class Ledger:
     """The shape slips of one check item (the first one is charged, once)."""
 
+    KEY = "shape.slip"   # its diagnosis key (grader.diagnoses.CAUSES) in results.json
+
     def __init__(self):
         self.slips = []
 

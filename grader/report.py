@@ -200,8 +200,11 @@ def format_table(results, sections, notes=()):
 
 def summary_output(results, submission_summary, notes=()):
     """Top-level results.json `output`: score, the submission summary, and any run-level notes."""
+    from grader.pointers import fix_first_lines
     earned, possible, skipped = totals(results)
-    parts = [f"Score: {_pts(earned)} / {_pts(possible)} points from the checks that ran."]
+    fix = "\n".join(fix_first_lines(results, visible_only=True))
+    parts = ([fix] if fix else []) + [
+        f"Score: {_pts(earned)} / {_pts(possible)} points from the checks that ran."]
     if skipped:
         parts.append(f"{_pts(skipped)} points were skipped and not counted (see the skipped checks).")
     internal = sum(1 for r in results if r.internal)
@@ -239,8 +242,9 @@ def visible_summary_output(results, submission_summary, notes=(), collected=()):
     scrubbed = [pattern.sub("a hidden check", str(n)) if pattern else str(n) for n in notes]
     visible = [r for r in results if r.visibility == "visible"]
     earned, possible, _ = totals(visible)
-    parts = summary_output(visible, submission_summary, scrubbed).split("\n\n", 1)
-    parts[0] = f"Visible checks: {_pts(earned)} / {_pts(possible)} points. {HIDDEN_RAN_NOTE}"
+    parts = summary_output(visible, submission_summary, scrubbed).split("\n\n")
+    at = next(i for i, p in enumerate(parts) if p.startswith("Score: "))
+    parts[at] = f"Visible checks: {_pts(earned)} / {_pts(possible)} points. {HIDDEN_RAN_NOTE}"
     return "\n\n".join(parts)
 
 

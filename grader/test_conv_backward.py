@@ -51,17 +51,21 @@ def conv_grad_shapes(case, fx, g):
     """Gradient shapes that known mistakes produce."""
     pad = case.params["conv_param"]["pad"]
     N, C, H, W = fx.inputs["x"].shape
-    if g == "x" and pad:
-        return [(Cause("conv_backward.dx_keeps_padding",
-                       "dx still includes the zero padding: cut pad rows/columns off every side"),
-                 (N, C, H + 2 * pad, W + 2 * pad))]
-    if g == "x":
-        empty = Cause("conv_backward.pad0_empty_crop",
-                      "with pad = 0, dx_pad[:, :, pad:-pad, pad:-pad] is empty: -0 is 0, so the "
-                      "slice pad:-pad is 0:0. Cut with pad:pad + H and pad:pad + W (or skip the "
-                      "cut when pad == 0)")
-        return [(empty, shape) for shape in ((N, C, 0, 0), (N, C, 0, W), (N, C, H, 0))]
-    return []
+    if g != "x":
+        return []
+    fixed = [] if pad == 1 else [
+        (Cause("conv_backward.pad_fixed_one", f"dx is cut as if pad were 1: pad = {pad} here, "
+               f"so cut pad rows/columns from every side of dx_pad (no padding of 1 hard-coded)"),
+         (N, C, H + 2 * pad - 2, W + 2 * pad - 2)),
+        (Cause("conv_backward.pad_fixed_one", f"x is padded by 1 instead of pad = {pad} before "
+               f"dx is cut: pad by pad (np.pad(x, ... (pad, pad) ...)), not a fixed 1"),
+         (N, C, H + 2 - 2 * pad, W + 2 - 2 * pad))]
+    if pad:
+        return fixed + [(Cause("conv_backward.dx_keeps_padding",
+                               "dx still includes the zero padding: cut pad rows/columns off "
+                               "every side"), (N, C, H + 2 * pad, W + 2 * pad))]
+    return fixed + [(bugs.PAD0_EMPTY_CROP, shape) for shape in ((N, C, 0, 0), (N, C, 0, W),
+                                                          (N, C, H, 0))]
 
 
 def conv_grad_mistakes(case, fx, g):

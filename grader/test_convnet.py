@@ -123,6 +123,9 @@ INIT_CONFIGS = [
     ({"input_dim": (3, 16, 12), "num_filters": 5, "filter_size": 5, "hidden_dim": 40,
       "num_classes": 7, "weight_scale": 0.05, "dtype": "float64"},
      (3, 16, 12, 5, 5, 40, 7), 0.05, "float64"),
+    ({"input_dim": (2, 10, 8), "num_filters": 3, "filter_size": 3, "hidden_dim": 9,
+      "num_classes": 4, "weight_scale": 0.02, "dtype": "float64"},
+     (2, 10, 8, 3, 3, 9, 4), 0.02, "float64"),   # not 3 channels
 ]
 
 
@@ -138,6 +141,9 @@ def test_init(worker, submission):
             if p.shape != shape:
                 hint = (" (the convolution keeps H and W, the 2x2 pool halves them: "
                         "num_filters * H/2 * W/2 rows)") if name == "W2" else ""
+                if name == "W1" and len(p.shape) == 4 and p.shape[1] != dims[0]:
+                    hint = (f" (input_dim has {dims[0]} channel(s): take C from input_dim "
+                            f"instead of writing 3)")
                 raise CheckFailed(f"{what}: params['{name}'] has shape {tuple(p.shape)}, "
                                   f"expected {shape}{hint}.")
             if p.dtype != np.dtype(dtype):

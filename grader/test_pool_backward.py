@@ -25,6 +25,13 @@ def pool_grad_candidates(x, dout, ph, pw, s):
            (Cause("pool_backward.mask_only",
                   "dx marks the maxima with 1 instead of passing the upstream gradient"),
             lambda: bugs.max_pool_backward(x, dout * 0 + 1, ph, pw, s))]
+    for scope, where in (("channel", "the whole channel"), ("all", "the whole input")):
+        out.append((Cause("pool_backward.max_lookup_outside",
+                          f"each window's maximum is looked up by its value in {where}, not "
+                          f"inside the window: wherever that value occurs elsewhere (zeros "
+                          f"after a ReLU) gradient goes outside the window; find the position "
+                          f"inside the window (np.argmax of the window)"),
+                    lambda scope=scope: bugs.max_pool_backward_lookup(x, dout, ph, pw, s, scope)))
     if (ph, pw) != (s, s):
         out.append((Cause("pool_backward.stride_is_window",
                           "the windows are placed as if the stride were the window size"),

@@ -706,6 +706,18 @@ CONVNET = [
         for k, v in self.params.items():
             self.params[k] = v.astype(dtype)
         '''), CONVNET_ONLY, "W2 sized as if the convolution had no padding", file=CNN),
+    _m("cnn_three_channels", "ThreeLayerConvNet.__init__", _cnn_init('''
+        self.params["W1"] = weight_scale * np.random.randn(num_filters, 3, filter_size, filter_size)
+        self.params["b1"] = np.zeros(num_filters)   # 3 channels written instead of C
+        self.params["W2"] = weight_scale * np.random.randn(num_filters * (H // 2) * (W // 2),
+                                                           hidden_dim)
+        self.params["b2"] = np.zeros(hidden_dim)
+        self.params["W3"] = weight_scale * np.random.randn(hidden_dim, num_classes)
+        self.params["b3"] = np.zeros(num_classes)
+        for k, v in self.params.items():
+            self.params[k] = v.astype(dtype)
+        '''), CONVNET_ONLY, "W1 built for 3 input channels whatever input_dim says", file=CNN,
+       hint="channel"),
     _m("cnn_weights_unscaled", "ThreeLayerConvNet.__init__", _cnn_init('''
         self.params["W1"] = np.random.randn(num_filters, C, filter_size, filter_size)
         self.params["b1"] = np.zeros(num_filters)

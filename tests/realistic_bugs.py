@@ -401,6 +401,178 @@ return out, (x, w, b, conv_param)
 '''), "np.array(..., copy=False) on float32 input", hint="asarray"),
 ]
 
-CORPUS = CONV + POOL + BN + SBN + GN + SOFTMAX + NUMPY1
+# --------------------------------------------------------------------------- found in real code
+# Mistake classes that real past submissions showed (issue 16), each written anew here.
+
+REAL = [
+    _bug("numpy.array_to_scalar", "rb_pool_back_int_of_where", "max_pool_backward_naive",
+         _pool(POOL_BACK_HEAD, '''
+for n in range(N):
+    for c in range(C):
+        for i in range(H_out):
+            for j in range(W_out):
+                patch = x[n, c, i * stride:i * stride + ph, j * stride:j * stride + pw]
+                r, q = np.where(patch == patch.max())   # arrays of one element
+                dx[n, c, i * stride + int(r), j * stride + int(q)] += dout[n, c, i, j]
+return dx
+'''), "int() of the one-element arrays np.where returns (NumPy 2.4 raises)", hint="2.4"),
+    _bug("numpy.sequence_into_element", "rb_conv_dot_into_element", "conv_forward_naive",
+         _conv_forward('''
+x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+out = np.zeros((N, F, H_out, W_out))
+for n in range(N):
+    for f in range(F):
+        for i in range(H_out):
+            for j in range(W_out):
+                col = x_pad[n, :, i * stride:i * stride + HH, j * stride:j * stride + WW]
+                out[n, f, i, j] = col.reshape(1, -1) @ w[f].reshape(-1, 1) + b[f]   # (1, 1)
+return out, (x, w, b, conv_param)
+'''), "a (1, 1) product assigned to one element (NumPy 2.4 raises)", hint="2.4",
+         loses=["conv_forward_naive", "conv_backward_naive"]),
+    _bug("numpy2.lib_namespace", "rb_conv_np_lib_pad", "conv_forward_naive", _conv_forward('''
+x_pad = np.lib.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)), "constant")
+out = np.zeros((N, F, H_out, W_out))
+for i in range(H_out):
+    for j in range(W_out):
+        field = x_pad[:, :, i * stride:i * stride + HH, j * stride:j * stride + WW]
+        out[:, :, i, j] = np.tensordot(field, w, axes=([1, 2, 3], [1, 2, 3])) + b
+return out, (x, w, b, conv_param)
+'''), "np.lib.pad (gone in NumPy 2)", hint="np.pad",
+         loses=["conv_forward_naive", "conv_backward_naive"]),
+    _bug("exception.float_size", "rb_pool_true_division_size", "max_pool_forward_naive", '''
+def max_pool_forward_naive(x, pool_param):
+    ph, pw = pool_param["pool_height"], pool_param["pool_width"]
+    s = pool_param["stride"]
+    N, C, H, W = x.shape
+    H_out = 1 + (H - ph) / s          # a float, even when it divides exactly
+    W_out = 1 + (W - pw) / s
+    out = np.zeros((N, C, H_out, W_out))
+    for i in range(H_out):
+        for j in range(W_out):
+            out[:, :, i, j] = x[:, :, i * s:i * s + ph, j * s:j * s + pw].max(axis=(2, 3))
+    return out, (x, pool_param)
+''', "output size with / instead of //", hint="//",
+         loses=["max_pool_forward_naive", "max_pool_backward_naive"]),
+    _bug("conv_backward.pad0_empty_crop", "rb_conv_assign_empty_crop", "conv_backward_naive",
+         _conv_backward(_CONV_BACK_LOOP + '''
+dx = np.zeros(x.shape)
+for n in range(x.shape[0]):
+    dx[n] = dx_pad[n, :, pad:-pad, pad:-pad]   # broadcast error when pad == 0
+return dx, dw, dout.sum(axis=(0, 2, 3))
+'''), "the empty pad:-pad crop assigned into dx (raises at pad = 0)", hint="pad"),
+    _bug("conv_backward.pad_fixed_one", "rb_conv_crop_one", "conv_backward_naive",
+         _conv_backward(_CONV_BACK_LOOP + '''
+dx = dx_pad[:, :, 1:-1, 1:-1]   # as if pad were always 1
+return dx, dw, dout.sum(axis=(0, 2, 3))
+'''), "dx cut by 1 whatever the padding"),
+    _bug("pool_backward.max_lookup_outside", "rb_pool_back_value_in_channel",
+         "max_pool_backward_naive", _pool(POOL_BACK_HEAD, '''
+for n in range(N):
+    for c in range(C):
+        for i in range(H_out):
+            for j in range(W_out):
+                top = x[n, c, i * stride:i * stride + ph, j * stride:j * stride + pw].max()
+                dx[n, c] += (x[n, c] == top) * dout[n, c, i, j]   # anywhere in the channel
+return dx
+'''), "the window's maximum found by value in the whole channel"),
+    _bug("batchnorm.test_eps_outside", "rb_bn_test_eps_outside", "batchnorm_forward",
+         _bn(_BN_TRAIN, '''
+    else:
+        x_hat = (x - running_mean) / (np.sqrt(running_var) + eps)
+        out = gamma * x_hat + beta
+        cache = ("test", x_hat, gamma, 1.0 / np.sqrt(running_var + eps))
+'''), "test mode: eps added to the standard deviation",
+         loses=["batchnorm_forward", "spatial_batchnorm_forward"]),
+    _bug("batchnorm.running_var_eps", "rb_bn_running_var_eps", "batchnorm_forward", _bn('''
+    if mode == "train":
+        mu, var = x.mean(axis=0), x.var(axis=0) + eps   # eps folded into the variance
+        inv_std = 1.0 / np.sqrt(var)
+        x_hat = (x - mu) * inv_std
+        out = gamma * x_hat + beta
+        running_mean = momentum * running_mean + (1 - momentum) * mu
+        running_var = momentum * running_var + (1 - momentum) * var
+        cache = ("train", x_hat, gamma, inv_std)
+''', '''
+    else:
+        inv_std = 1.0 / np.sqrt(running_var + eps)
+        x_hat = (x - running_mean) * inv_std
+        out = gamma * x_hat + beta
+        cache = ("test", x_hat, gamma, inv_std)
+'''), "running variance keeps var + eps", loses=["batchnorm_forward", "spatial_batchnorm_forward"]),
+    _bug("softmax_loss.log_epsilon", "rb_softmax_log_plus_eps", "softmax_loss", '''
+def softmax_loss(x, y):
+    n = len(y)
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    p = e / e.sum(axis=1, keepdims=True)
+    loss = -np.mean(np.log(p[np.arange(n), y] + 1e-12))   # "avoid log(0)"
+    dx = p.copy()
+    dx[np.arange(n), y] -= 1
+    return loss, dx / n
+''', "a constant added inside the log", allowed=["ThreeLayerConvNet"]),
+    _bug("shape.extra_axes", "rb_gn_gamma_expanded", "spatial_groupnorm_forward", '''
+def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
+    eps = gn_param.get("eps", 1e-5)
+    N, C, H, W = x.shape
+    xg = x.reshape(N, G, -1)
+    mu = xg.mean(axis=2, keepdims=True)
+    var = xg.var(axis=2, keepdims=True)
+    inv_std = 1.0 / np.sqrt(var + eps)
+    x_hat = ((xg - mu) * inv_std).reshape(N, C, H, W)
+    # gamma is (1, C, 1, 1) already: two more axes make it (1, C, 1, 1, 1, 1), and the
+    # product (1, C, N, C, H, W) pairs every gamma[c] with every channel
+    out = gamma[..., None, None] * x_hat + beta[..., None, None]
+    return out, (x_hat, gamma, inv_std, G)
+''', "gamma and beta given extra axes", allowed=GN_BACKWARD_OK),
+    _bug("pattern.g_one", "rb_gn_squeezed_var", "spatial_groupnorm_forward", '''
+def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
+    eps = gn_param.get("eps", 1e-5)
+    N, C, H, W = x.shape
+    xg = x.reshape(N, G, -1)
+    mu = xg.mean(axis=2)
+    inv_std = (1.0 / np.sqrt(xg.var(axis=2) + eps)).squeeze()   # (N,) when G == 1
+    x_hat = ((xg - mu[:, :, None]) * inv_std[:, :, None]).reshape(N, C, H, W)
+    out = gamma.reshape(1, C, 1, 1) * x_hat + beta.reshape(1, C, 1, 1)
+    return out, (x_hat, gamma, inv_std, G)
+''', "squeeze() drops the group axis when G == 1", allowed=GN_BACKWARD_OK),
+    _bug("pattern.rect_window", "rb_pool_argmax_unravel_by_height", "max_pool_forward_naive", '''
+def max_pool_forward_naive(x, pool_param):
+    ph, pw = pool_param["pool_height"], pool_param["pool_width"]
+    s = pool_param["stride"]
+    N, C, H, W = x.shape
+    H_out, W_out = 1 + (H - ph) // s, 1 + (W - pw) // s
+    out = np.zeros((N, C, H_out, W_out))
+    where = np.zeros(x.shape)
+    for n in range(N):
+        for c in range(C):
+            for i in range(H_out):
+                for j in range(W_out):
+                    patch = x[n, c, i * s:i * s + ph, j * s:j * s + pw]
+                    k = np.argmax(patch)
+                    out[n, c, i, j] = patch.max()
+                    where[n, c, i * s + k // ph, j * s + k % ph] = 1   # ph where pw belongs
+    return out, (x, pool_param)
+''', "a flat argmax unravelled with pool_height (IndexError on rectangular windows)"),
+    _bug("pattern.nonsquare_output", "rb_conv_width_loop_by_height", "conv_forward_naive",
+         _conv_forward('''
+x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+out = np.zeros((N, F, H_out, W_out))
+for i in range(H_out):
+    for j in range(H_out):                  # H_out where W_out belongs
+        field = x_pad[:, :, i * stride:i * stride + HH, j * stride:j * stride + WW]
+        out[:, :, i, j] = np.tensordot(field, w, axes=([1, 2, 3], [1, 2, 3])) + b
+return out, (x, w, b, conv_param)
+'''), "columns looped up to H_out: wrong where H_out < W_out",
+         loses=["conv_forward_naive"], allowed=["conv_backward_naive"]),
+    _bug("pattern.one_d", "rb_relu_two_axes", "relu_forward", '''
+def relu_forward(x):
+    out = x.copy()
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):          # needs a second axis
+            out[i, j] = np.maximum(x[i, j], 0)
+    return out, x
+''', "loops over two axes: raises on a 1-D x", allowed=["relu_backward"]),
+]
+
+CORPUS = CONV + POOL + BN + SBN + GN + SOFTMAX + NUMPY1 + REAL
 BY_NAME = {b.name: b for b in CORPUS}
 assert len(BY_NAME) == len(CORPUS), "duplicate bug names"

@@ -191,6 +191,14 @@ def test_spatial_batchnorm_reshape_without_transpose_is_named():
      "numpy2.reshape_newshape", "positionally"),
     ("ValueError", "Unable to avoid copy while creating an array as requested.",
      "numpy2.copy_false", "np.asarray"),
+    ("AttributeError", "module 'numpy.lib' has no attribute 'pad'", "numpy2.lib_namespace",
+     "use np.pad"),
+    ("TypeError", "only 0-dimensional arrays can be converted to Python scalars",
+     "numpy.array_to_scalar", "a.item()"),
+    ("ValueError", "setting an array element with a sequence.", "numpy.sequence_into_element",
+     "NumPy 2.4 raises"),
+    ("AttributeError", "module 'numpy' has no attribute 'in1d'", "numpy2.removed_name",
+     "removed in NumPy 2.4"),
 ])
 def test_numpy2_removals_are_named_with_their_replacement(etype, message, key, says):
     causes = exception_causes(etype, message)
@@ -206,6 +214,85 @@ def test_numpy2_removals_are_named_with_their_replacement(etype, message, key, s
 ])
 def test_other_exceptions_get_no_numpy2_cause(etype, message):
     assert exception_causes(etype, message) == []
+
+
+@pytest.mark.parametrize("etype, message", [
+    ("TypeError", "'float' object cannot be interpreted as an integer"),
+    ("TypeError", "slice indices must be integers or None or have an __index__ method"),
+    ("IndexError", "only integers, slices (`:`), ellipsis (`...`), numpy.newaxis (`None`) and "
+     "integer or boolean arrays are valid indices"),
+])
+def test_float_sizes_are_named(etype, message):
+    causes = exception_causes(etype, message)
+    assert [c.key for c in causes] == ["exception.float_size"] and "//" in causes[0]
+
+
+def test_a_constant_inside_the_log_of_softmax_is_named():
+    r = np.random.default_rng(8)
+    x, y = 20 * r.standard_normal((6, 4)) + 800, r.integers(0, 4, 6)
+    s = x - x.max(axis=1, keepdims=True)
+    p = np.exp(s) / np.exp(s).sum(axis=1, keepdims=True)
+    right = float(np.mean(np.log(np.exp(s).sum(axis=1)) - s[np.arange(6), y]))
+    mine = float(-np.mean(np.log(p[np.arange(6), y] + 1e-10)))   # written here, not simulated
+    err = failure(assert_scalar_close, mine, right, what="softmax_loss: loss", tol=1e-7,
+                  diagnoses=diagnoses.softmax_log_epsilon(x, y))
+    assert err.diagnoses == ["softmax_loss.log_epsilon"]
+
+
+def test_a_maximum_looked_up_in_the_whole_channel_is_named():
+    from grader.test_pool_backward import pool_grad_candidates
+    r = np.random.default_rng(9)
+    x = np.maximum(r.standard_normal((1, 2, 4, 4)), 0)
+    x[0, 0, :2, :2] = 0   # a window of zeros: its maximum, 0, occurs elsewhere too
+    dout = r.standard_normal((1, 2, 2, 2))
+    mine = np.zeros_like(x)
+    for c in range(2):
+        for i in range(2):
+            for j in range(2):
+                top = x[0, c, 2 * i:2 * i + 2, 2 * j:2 * j + 2].max()
+                mine[0, c][x[0, c] == top] += dout[0, c, i, j]
+    right = diagnoses.max_pool_backward(x, dout, 2, 2, 2)
+    assert not np.allclose(mine, right)
+    err = failure(assert_close, mine, right, what="dx", tol=1e-7,
+                  diagnoses=pool_grad_candidates(x, dout, 2, 2, 2))
+    assert "pool_backward.max_lookup_outside" in err.diagnoses
+
+
+def test_extra_leading_axes_are_named():
+    err = failure(assert_close, np.ones((1, 1, 3, 2, 3, 4, 5)), np.ones((2, 3, 4, 5)),
+                  what="out", tol=1e-7)
+    assert err.diagnoses == ["shape.extra_axes"] and "(1, 1, 3)" in str(err)
+
+
+def test_a_padding_of_one_hard_coded_in_conv_backward_is_named():
+    from grader.test_conv_backward import conv_grad_shapes
+    fx = SimpleNamespace(inputs={"x": np.zeros((2, 3, 5, 6))})
+    for pad, got in ((0, (2, 3, 3, 4)), (0, (2, 3, 7, 8)), (2, (2, 3, 7, 8)), (2, (2, 3, 3, 4))):
+        case = SimpleNamespace(params={"conv_param": {"stride": 1, "pad": pad}})
+        err = failure(assert_close, np.zeros(got), np.ones((2, 3, 5, 6)), what="dx", tol=1e-7,
+                      shape_hints=conv_grad_shapes(case, fx, "x"))
+        assert err.diagnoses == ["conv_backward.pad_fixed_one"], (pad, got)
+
+
+def test_running_variance_with_eps_and_test_mode_eps_outside_are_named():
+    from grader.checking import state_diagnoses
+    old, batch_var, m, eps = np.array([1.0, 2.0]), np.array([0.5, 3.0]), 0.9, 1e-3
+    case = SimpleNamespace(params={"bn_param": {"momentum": m, "eps": eps}})
+    fx = SimpleNamespace(inputs={"running_var": old},
+                         expected={"state.running_var": m * old + (1 - m) * batch_var})
+    mine = m * old + (1 - m) * (batch_var + eps)
+    err = failure(assert_close, mine, fx.expected["state.running_var"], what="running_var",
+                  tol=1e-7, diagnoses=state_diagnoses(case, fx, "running_var"))
+    assert err.diagnoses == ["batchnorm.running_var_eps"]
+    r = np.random.default_rng(10)
+    x, g, b = r.standard_normal((4, 3)), r.standard_normal(3), r.standard_normal(3)
+    bn = {"mode": "test", "eps": 1e-2, "running_mean": r.standard_normal(3),
+          "running_var": 1 + r.random(3)}
+    right = g * (x - bn["running_mean"]) / np.sqrt(bn["running_var"] + 1e-2) + b
+    mine = g * (x - bn["running_mean"]) / (np.sqrt(bn["running_var"]) + 1e-2) + b
+    err = failure(assert_close, mine, right, what="out", tol=1e-7,
+                  diagnoses=diagnoses.batchnorm_test_variants(x, g, b, bn))
+    assert err.diagnoses == ["batchnorm.test_eps_outside"]
 
 
 # ----------------------------------------------------------------------------------------------
