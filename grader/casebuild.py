@@ -176,14 +176,27 @@ def planted_ties(r, x_shape, ph, pw, stride):
     raise RuntimeError("no input with separate tied windows found")  # never for the cases below
 
 
+def relu_zero_windows(r, x_shape, ph, pw):
+    """Distinct values after a ReLU (about a third are 0), with every third window all 0: its
+    maximum, 0, also occurs in windows whose maximum is positive (non-overlapping windows)."""
+    x = np.maximum(separated(r, x_shape, -1.0, 2.0), 0.0)
+    N, C, H, W = x_shape
+    for n, c, i, j in np.ndindex(N, C, H // ph, W // pw):
+        if (n + c + i + j) % 3 == 0:
+            x[n, c, i * ph:(i + 1) * ph, j * pw:(j + 1) * pw] = 0.0
+    return x
+
+
 def pool_inputs(x_shape, ph, pw, stride, dtype="float64", dout=False, negative=False,
-                ties=False):
+                ties=False, relu_zeros=False):
     """Pooling input without near-ties (ties=True: small integers, so most windows have tied
-    maxima, or ties planted when windows overlap; grader.policy says which gradients are
-    accepted there)."""
+    maxima, or ties planted when windows overlap; relu_zeros=True: see `relu_zero_windows`;
+    grader.policy says which gradients are accepted where maxima are tied)."""
     def make(seed):
         r = np.random.default_rng(seed)
-        if ties and stride < max(ph, pw):
+        if relu_zeros:
+            x = relu_zero_windows(r, x_shape, ph, pw)
+        elif ties and stride < max(ph, pw):
             x = planted_ties(r, x_shape, ph, pw, stride)
         elif ties:
             x = r.integers(0, 3, size=x_shape).astype(np.float64)
