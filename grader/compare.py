@@ -226,55 +226,71 @@ def assert_close(actual, expected, *, what, inputs="", tol, floor=NOTEBOOK_FLOOR
     if actual.shape != expected.shape and policy.shape_slip(what, actual.shape, expected.shape):
         actual = actual.reshape(expected.shape)   # charged once by the policy; values go on
     if actual.shape != expected.shape:
-        lines = [f"{what}: wrong shape {tuple(actual.shape)}, expected {tuple(expected.shape)}."
-                 + where]
-        hints = [cause for cause, shape in shape_hints if tuple(shape) == tuple(actual.shape)]
-        if not hints and actual.shape == expected.shape[::-1] and actual.ndim > 1:
-            hints.append(Cause("generic.reversed_axes", "the axes are in reverse order."))
-        extra = actual.ndim - expected.ndim
-        if not hints and extra > 0 and actual.shape[extra:] == expected.shape:
-            hints.append(Cause("shape.extra_axes", f"the expected shape comes after {extra} "
-                               f"extra leading axes {tuple(actual.shape[:extra])}: an operand "
-                               f"with more axes was broadcast against the result (check the "
-                               f"shapes of what you multiply or add, e.g. gamma and beta, "
-                               f"which come as the docstring says, not to be expanded)."))
-        if not hints and actual.size == expected.size:
-            hints.append(Cause("generic.reshape_off", "the number of elements is right: a "
-                               "reshape or transpose is off."))
-        raise failed(lines, hints)
+        raise failed([f"{what}: wrong shape {tuple(actual.shape)}, expected "
+                      f"{tuple(expected.shape)}." + where],
+                     _shape_causes(actual.shape, expected.shape, shape_hints))
     actual = actual.astype(np.float64)
-    finite = np.isfinite(actual)
-    if not finite.all():
-        bad_at = np.unravel_index(int(np.argmin(finite.reshape(-1))), actual.shape)
-        causes = fitting(diagnoses, actual, max(tol * 10, 1e-6), floor, nonfinite=True) or [
-            Cause("generic.not_finite", "an overflow (exp of a large number?), a division by "
-                  "zero, or an uninitialized array (np.empty).")]
-        raise failed([f"{what}: {int((~finite).sum())} of {actual.size} elements are NaN or "
-                      f"infinite (first at index {fmt_index(bad_at)})." + where], causes)
+    _assert_finite(actual, what, where, diagnoses, tol, floor)
     with np.errstate(invalid="ignore", over="ignore"):
         err = np.abs(actual - expected) / np.maximum(floor, np.abs(actual) + np.abs(expected))
     worst_err = float(err.max()) if err.size else 0.0
     if worst_err <= tol:
         return worst_err
-    bad = err > tol
-    if err.ndim:
-        worst = np.unravel_index(int(np.argmax(err)), err.shape)
-        detail = (f"  {int(bad.sum())} of {bad.size} elements differ; the worst is at index "
-                  f"{fmt_index(worst)}: expected {fmt(expected[worst])}, got {fmt(actual[worst])}.")
-    else:
-        detail = f"  expected {fmt(expected)}, got {fmt(actual)}."
     lines = [
         f"{what} does not match {reference}: relative error {fmt(worst_err)} > tolerance "
         f"{fmt(tol)}." + where,
-        detail,
+        _mismatch_detail(actual, expected, err, tol),
         "  (relative error as the notebook's rel_error: max |x-y| / max("
         f"{fmt(floor)}, |x|+|y|))",
     ]
     causes = fitting(diagnoses, actual, max(tol * 10, 1e-6), floor, expected=expected,
                      expected_tol=tol)
     if not causes:
-        causes = generic_causes(actual, expected, bad, max(tol * 10, 1e-6), floor)
+        causes = generic_causes(actual, expected, err > tol, max(tol * 10, 1e-6), floor)
     raise failed(lines, causes)
+
+
+def _shape_causes(shape, expected_shape, shape_hints):
+    """Likely causes of a wrong shape: the check's own hints first, then generic patterns."""
+    hints = [cause for cause, hint in shape_hints if tuple(hint) == tuple(shape)]
+    if hints:
+        return hints
+    if shape == expected_shape[::-1] and len(shape) > 1:
+        return [Cause("generic.reversed_axes", "the axes are in reverse order.")]
+    extra = len(shape) - len(expected_shape)
+    if extra > 0 and shape[extra:] == expected_shape:
+        return [Cause("shape.extra_axes", f"the expected shape comes after {extra} "
+                      f"extra leading axes {tuple(shape[:extra])}: an operand "
+                      f"with more axes was broadcast against the result (check the "
+                      f"shapes of what you multiply or add, e.g. gamma and beta, "
+                      f"which come as the docstring says, not to be expanded).")]
+    if int(np.prod(shape)) == int(np.prod(expected_shape)):
+        return [Cause("generic.reshape_off", "the number of elements is right: a "
+                      "reshape or transpose is off.")]
+    return []
+
+
+def _assert_finite(actual, what, where, diagnoses, tol, floor):
+    """Fail naming the first NaN or infinity of `actual`, with a known mistake that explains it."""
+    finite = np.isfinite(actual)
+    if finite.all():
+        return
+    bad_at = np.unravel_index(int(np.argmin(finite.reshape(-1))), actual.shape)
+    causes = fitting(diagnoses, actual, max(tol * 10, 1e-6), floor, nonfinite=True) or [
+        Cause("generic.not_finite", "an overflow (exp of a large number?), a division by "
+              "zero, or an uninitialized array (np.empty).")]
+    raise failed([f"{what}: {int((~finite).sum())} of {actual.size} elements are NaN or "
+                  f"infinite (first at index {fmt_index(bad_at)})." + where], causes)
+
+
+def _mismatch_detail(actual, expected, err, tol):
+    """numpy.testing-style line: how many elements differ, the worst one and its index."""
+    if not err.ndim:
+        return f"  expected {fmt(expected)}, got {fmt(actual)}."
+    bad = err > tol
+    worst = np.unravel_index(int(np.argmax(err)), err.shape)
+    return (f"  {int(bad.sum())} of {bad.size} elements differ; the worst is at index "
+            f"{fmt_index(worst)}: expected {fmt(expected[worst])}, got {fmt(actual[worst])}.")
 
 
 def assert_scalar_close(actual, expected, *, what, inputs="", tol, floor=NOTEBOOK_FLOOR,
