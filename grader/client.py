@@ -167,6 +167,7 @@ class Worker:
         self._timeouts = {}    # target -> number of timeouts so far (see config.RETRY_TIMEOUT_S)
         self.info = None       # the worker's ready message: pid, uid, unapplied limits
         self.unapplied_limits = set()  # LIMITS names some worker of this Worker could not set
+        self.memory_peak_kb = {}  # "virtual"/"resident" peaks of its processes so far (Linux)
         self._proc = None
         self._output = []
         self._slot = [None]  # the live process, for the finalizer (kills it on garbage collection)
@@ -189,8 +190,16 @@ class Worker:
     def close(self):
         """Stop the worker (if any). The Worker can still be used: it starts a new one."""
         if self._proc is not None:
+            self._note_peak()
             self._proc.close()
         self._proc = self._slot[0] = None
+
+    def _note_peak(self):
+        """Keep the largest virtual and resident peak of this Worker's processes (Linux /proc;
+        read by the grader, not reported by the worker): docs/ENVIRONMENT.md's margins."""
+        peak = process_peak_kb(self._proc.proc.pid)
+        for key, value in peak.items():
+            self.memory_peak_kb[key] = max(self.memory_peak_kb.get(key, 0), value)
 
     def restart(self):
         """Drop the current worker; the next request starts a fresh one."""
@@ -215,6 +224,11 @@ class Worker:
         for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
                     "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS"):
             env[var] = "1"
+        # A predictable address space under RLIMIT_AS (glibc reads these before numpy loads;
+        # measured in docs/ENVIRONMENT.md): one malloc arena whatever threads start (each extra
+        # arena reserves 64 MB), and a fixed mmap threshold, so large blocks always go back to
+        # the OS when freed instead of the threshold growing with the allocation history.
+        env.update(config.WORKER_MALLOC_ENV)
         # Nothing else from the grader's environment, except the package's own switches
         # (e.g. CS260_NO_CYTHON) and what the interpreter may need to load.
         for var, value in os.environ.items():
@@ -539,6 +553,17 @@ class Worker:
         text = "".join(self._output)
         self._output.clear()
         return _truncate(text)
+
+
+def process_peak_kb(pid):
+    """{"virtual": VmPeak, "resident": VmHWM} of a live process in KiB ({} without /proc)."""
+    fields = {"VmPeak:": "virtual", "VmHWM:": "resident"}
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return {fields[line.split()[0]]: int(line.split()[1]) for line in f
+                    if line.split()[:1] and line.split()[0] in fields}
+    except (OSError, ValueError, IndexError):
+        return {}
 
 
 def unapplied_note(names):

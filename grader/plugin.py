@@ -41,6 +41,7 @@ class GradingState:
     session_notes: list = field(default_factory=list)  # stops / unfinished / deselected checks
     visible_session_notes: list = field(default_factory=list)  # the same, visible checks only
     written: bool = False
+    worker_peak_kb: dict = field(default_factory=dict)  # workers' virtual/resident peaks (Linux)
 
 
 STATE = pytest.StashKey[GradingState]()
@@ -117,7 +118,8 @@ def pytest_report_header(config):
              f"memory {_option(config, 'worker_memory')} MB, runs as {user}"]
     if state.results_path:
         lines.append(f"results.json: {state.results_path}")
-    return lines
+    from grader import environment
+    return [environment.mismatch_note()] * bool(environment.mismatch_note()) + lines
 
 
 # ----------------------------------------------------------------------------------------------
@@ -252,6 +254,8 @@ def workers(request, submission):
         for w in made.values():
             w.close()
             unapplied += [n for n in w.unapplied_limits if n not in unapplied]
+            for key, kb in w.memory_peak_kb.items():
+                state.worker_peak_kb[key] = max(state.worker_peak_kb.get(key, 0), kb)
         note = unapplied_note(unapplied)
         if note:  # said once per session, however many workers were started
             state.notes.append(note)
@@ -516,6 +520,12 @@ def _loader_data(state):
         return {}
 
 
+def _worker_memory(config, state):
+    """The worker's memory limit and the peaks its processes reached (MB), for results.json."""
+    peaks = {f"peak_{key}_mb": round(kb / 1024, 1) for key, kb in state.worker_peak_kb.items()}
+    return {"limit_mb": _option(config, "worker_memory"), **peaks}
+
+
 def _write_results(config, provisional=False):
     """Write results.json (if asked for); never raises, falls back to a minimal file."""
     state = _state(config)
@@ -532,12 +542,17 @@ def _write_results(config, provisional=False):
             output = report.visible_summary_output(results, _submission_summary(state),
                                                    _run_notes(state, visible_only=True),
                                                    collected=list(state.items.values()))
+            from grader import environment
+            if environment.mismatch_note():   # at the top: the numpy is not Gradescope's
+                output = f"{environment.mismatch_note()}\n\n{output}"
             data = report.results_json(
                 results,
                 output=output,
                 execution_time=elapsed,
                 output_limit=settings.OUTPUT_LIMIT_CHARS,
                 extra_data={"submission": str(state.submission_path),
+                            "environment": environment.environment_data(),
+                            "worker_memory": _worker_memory(config, state),
                             "sections": {key: [round(earned, 4), round(possible, 4)]
                                          for key, _, earned, possible, _
                                          in report.section_rows(results, settings.SECTIONS)},
@@ -583,7 +598,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         for line in _submission_summary(state).splitlines():
             terminalreporter.write_line(line)
         terminalreporter.write_line("")
-    notes = [report.one_line(n, 400) for n in _run_notes(state)]
+    from grader import environment
+    notes = [report.one_line(n, 500) for n in [environment.mismatch_note(), *_run_notes(state)]
+             if n]
     if state.results_path:
         notes.append(f"results.json written to {state.results_path}")
     for line in report.format_table(results, settings.SECTIONS, notes):
