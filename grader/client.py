@@ -170,6 +170,7 @@ class Worker:
         self.memory_peak_kb = {}  # "virtual"/"resident" peaks of its processes so far (Linux)
         self._proc = None
         self._output = []
+        self._warnings = []    # warnings student code raised, as data (grader/numpy_notes.py)
         self._slot = [None]  # the live process, for the finalizer (kills it on garbage collection)
         self._finalizer = weakref.finalize(self, Worker._cleanup, self._slot)
 
@@ -465,6 +466,7 @@ class Worker:
         output = reply.get("output", "")
         output = _truncate(output) if type(output) is str else ""
         self._remember(output)
+        self._warnings += _valid_warnings(reply.get("warnings"))
         if reply["ok"]:
             return reply.get("value")
         error = reply.get("error")
@@ -548,6 +550,11 @@ class Worker:
         if live:
             self._request({"op": "release", "ids": live}, "release")
 
+    def drain_warnings(self):
+        """The warnings student code raised since the last drain (dicts of plain data)."""
+        warned, self._warnings = self._warnings, []
+        return warned
+
     def drain_output(self):
         """The student's captured prints since the last drain (truncated), then cleared."""
         text = "".join(self._output)
@@ -574,6 +581,16 @@ def unapplied_note(names):
     return (f"This OS did not apply some limits to the process running your code: {listed}. "
             "Grading works without them; only a runaway function can take more of this "
             "machine than it could on Gradescope.")
+
+
+def _valid_warnings(value, limit=20):
+    """The well-formed warning records of a reply (untrusted data), at most `limit`."""
+    fields = {"category": str, "message": str, "file": str, "line": (int, type(None)),
+              "count": int, "student": bool}
+    if type(value) is not list:
+        return []
+    return [{k: w[k] for k in fields} for w in value[:limit]
+            if type(w) is dict and all(isinstance(w.get(k), t) for k, t in fields.items())]
 
 
 def _wire_target(target):

@@ -42,6 +42,7 @@ class GradingState:
     visible_session_notes: list = field(default_factory=list)  # the same, visible checks only
     written: bool = False
     worker_peak_kb: dict = field(default_factory=dict)  # workers' virtual/resident peaks (Linux)
+    numpy_notes: dict = field(default_factory=dict)  # numpy-version note -> key (numpy_notes.py)
 
 
 STATE = pytest.StashKey[GradingState]()
@@ -372,6 +373,23 @@ def _record_failure(state, item_result, excinfo, traceback_text):
     return False
 
 
+def _add_numpy_notes(state, result):
+    """Append the numpy-version notes of the warnings this item's student code raised to its
+    message (no points change; grader/numpy_notes.py), and remember them for the run's notes."""
+    from grader import numpy_notes
+    warned = []
+    for w in list(state.workers.values()):
+        try:
+            warned += w.drain_warnings()
+        except Exception:
+            pass
+    keys, lines = numpy_notes.notes(warned)
+    if lines:
+        result.message = "\n".join(x for x in (result.message, *lines) if x)
+        for key, line in zip(keys, lines):
+            state.numpy_notes.setdefault(line, key)
+
+
 def _record(state, item, call, test_report):
     meta = state.items.get(item.nodeid)
     if meta is None:
@@ -395,10 +413,12 @@ def _record(state, item, call, test_report):
         if result.credit < 1:
             result.reason = report.one_line(result.message)
         _drain(state)  # this check's prints are not the next one's
+        _add_numpy_notes(state, result)
     else:
         result.outcome = report.FAILED if test_report.when == "call" else report.ERROR
         # longreprtext: pytest's traceback, pruned of pytest's own frames.
         by_student = _record_failure(state, result, call.excinfo, test_report.longreprtext)
+        _add_numpy_notes(state, result)
         if by_student and item.config.option.tbstyle == "auto":
             # Show the check's message instead of the grader's traceback (--tb=... shows it).
             test_report.longrepr = report.item_output(result, settings.OUTPUT_LIMIT_CHARS)
@@ -553,6 +573,7 @@ def _write_results(config, provisional=False):
                 extra_data={"submission": str(state.submission_path),
                             "environment": environment.environment_data(),
                             "worker_memory": _worker_memory(config, state),
+                            "numpy_notes": sorted(set(state.numpy_notes.values())),
                             "sections": {key: [round(earned, 4), round(possible, 4)]
                                          for key, _, earned, possible, _
                                          in report.section_rows(results, settings.SECTIONS)},
@@ -583,6 +604,7 @@ def pytest_sessionfinish(session, exitstatus):
             worker.close()
         except Exception:
             pass
+    state.notes += list(state.numpy_notes)   # once per run, for the table and results.json
     state.session_notes = _session_notes(state, session)
     state.visible_session_notes = _session_notes(state, session, visible_only=True)
     _write_results(session.config)
