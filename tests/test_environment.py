@@ -124,7 +124,7 @@ def test_grading_on_another_numpy_says_so(tmp_path):
     """On a numpy other than Gradescope's the grader still runs and says so first, in its output
     and in results.json; the int() submission then loses points (numpy raises there)."""
     subs = drift.build(tmp_path)
-    run = grade(subs["solution"], env={"CS260_DATA_DIR": None})
+    run = grade(subs["solution"], env={"CS260_DATA_DIR": None}, extra_args=["-v"])  # header on
     note = environment.mismatch_note()
     assert note and run.results["output"].startswith(note)
     assert run.stdout.index(f"numpy {np.__version__}") < run.stdout.index("cs260 grading:")
