@@ -30,6 +30,9 @@ CHANGES = (
                 "converts an array holding one element (ndim > 0) to a Python number with "
                 "int() or float()", "2.4", "TypeError",
                 "a.item() (or index the element, e.g. a[0])"),
+    NumpyChange("reshape_newshape", r"`newshape` keyword argument is deprecated",
+                r"unexpected keyword argument 'newshape'", "calls np.reshape with newshape=",
+                "2.4", "TypeError", "np.reshape(a, shape) (or a.reshape(shape))"),
     NumpyChange("in1d", r"`in1d` is deprecated", r"has no attribute 'in1d'",
                 "calls np.in1d", "2.4", "AttributeError", "np.isin"),
     NumpyChange("trapz", r"`trapz` is deprecated", r"has no attribute 'trapz'",
