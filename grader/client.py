@@ -169,8 +169,10 @@ class Worker:
         self._timeouts = {}    # target -> number of timeouts so far (see config.RETRY_TIMEOUT_S)
         self.info = None       # the worker's ready message: pid, uid, unapplied limits
         self.unapplied_limits = set()  # LIMITS names some worker of this Worker could not set
+        self.memory_peak_kb = {}  # "virtual"/"resident" peaks of its processes so far (Linux)
         self._proc = None
         self._output = []
+        self._warnings = []    # warnings student code raised, as data (grader/numpy_notes.py)
         self._slot = [None]  # the live process, for the finalizer (kills it on garbage collection)
         self._finalizer = weakref.finalize(self, Worker._cleanup, self._slot)
 
@@ -191,8 +193,16 @@ class Worker:
     def close(self):
         """Stop the worker (if any). The Worker can still be used: it starts a new one."""
         if self._proc is not None:
+            self._note_peak()
             self._proc.close()
         self._proc = self._slot[0] = None
+
+    def _note_peak(self):
+        """Keep the largest virtual and resident peak of this Worker's processes (Linux /proc;
+        read by the grader, not reported by the worker): docs/ENVIRONMENT.md's margins."""
+        peak = process_peak_kb(self._proc.proc.pid)
+        for key, value in peak.items():
+            self.memory_peak_kb[key] = max(self.memory_peak_kb.get(key, 0), value)
 
     def restart(self):
         """Drop the current worker; the next request starts a fresh one."""
@@ -218,6 +228,11 @@ class Worker:
         for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
                     "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS"):
             env[var] = "1"
+        # A predictable address space under RLIMIT_AS (glibc reads these before numpy loads;
+        # measured in docs/ENVIRONMENT.md): one malloc arena whatever threads start (each extra
+        # arena reserves 64 MB), and a fixed mmap threshold, so large blocks always go back to
+        # the OS when freed instead of the threshold growing with the allocation history.
+        env.update(config.WORKER_MALLOC_ENV)
         # Nothing else from the grader's environment, except the package's own switches
         # (e.g. CS260_NO_CYTHON) and what the interpreter may need to load.
         for var, value in os.environ.items():
@@ -454,6 +469,7 @@ class Worker:
         output = reply.get("output", "")
         output = _truncate(output) if type(output) is str else ""
         self._remember(output)
+        self._warnings += _valid_warnings(reply.get("warnings"))
         if reply["ok"]:
             return reply.get("value")
         error = reply.get("error")
@@ -537,11 +553,27 @@ class Worker:
         if live:
             self._request({"op": "release", "ids": live}, "release")
 
+    def drain_warnings(self):
+        """The warnings student code raised since the last drain (dicts of plain data)."""
+        warned, self._warnings = self._warnings, []
+        return warned
+
     def drain_output(self):
         """The student's captured prints since the last drain (truncated), then cleared."""
         text = "".join(self._output)
         self._output.clear()
         return _truncate(text)
+
+
+def process_peak_kb(pid):
+    """{"virtual": VmPeak, "resident": VmHWM} of a live process in KiB ({} without /proc)."""
+    fields = {"VmPeak:": "virtual", "VmHWM:": "resident"}
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return {fields[line.split()[0]]: int(line.split()[1]) for line in f
+                    if line.split()[:1] and line.split()[0] in fields}
+    except (OSError, ValueError, IndexError):
+        return {}
 
 
 def unapplied_note(names):
@@ -552,6 +584,16 @@ def unapplied_note(names):
     return (f"This OS did not apply some limits to the process running your code: {listed}. "
             "Grading works without them; only a runaway function can take more of this "
             "machine than it could on Gradescope.")
+
+
+def _valid_warnings(value, limit=20):
+    """The well-formed warning records of a reply (untrusted data), at most `limit`."""
+    fields = {"category": str, "message": str, "file": str, "line": (int, type(None)),
+              "count": int, "student": bool}
+    if type(value) is not list:
+        return []
+    return [{k: w[k] for k in fields} for w in value[:limit]
+            if type(w) is dict and all(isinstance(w.get(k), t) for k, t in fields.items())]
 
 
 def _wire_target(target):

@@ -42,6 +42,8 @@ class GradingState:
     visible_session_notes: list = field(default_factory=list)  # the same, visible checks only
     written: bool = False
     reports: dict = field(default_factory=dict)    # nodeid -> pytest report showing a message
+    worker_peak_kb: dict = field(default_factory=dict)  # workers' virtual/resident peaks (Linux)
+    numpy_notes: dict = field(default_factory=dict)  # numpy-version note -> key (numpy_notes.py)
 
 
 STATE = pytest.StashKey[GradingState]()
@@ -113,7 +115,8 @@ def pytest_report_header(config):
              f"memory {_option(config, 'worker_memory')} MB, runs as {user}"]
     if state.results_path:
         lines.append(f"results.json: {state.results_path}")
-    return lines
+    from grader import environment
+    return [environment.mismatch_note()] * bool(environment.mismatch_note()) + lines
 
 
 # ----------------------------------------------------------------------------------------------
@@ -251,6 +254,8 @@ def workers(request, submission):
         for w in made.values():
             w.close()
             unapplied += [n for n in w.unapplied_limits if n not in unapplied]
+            for key, kb in w.memory_peak_kb.items():
+                state.worker_peak_kb[key] = max(state.worker_peak_kb.get(key, 0), kb)
         note = unapplied_note(unapplied)
         if note:  # said once per session, however many workers were started
             state.notes.append(note)
@@ -367,6 +372,23 @@ def _record_failure(state, item_result, excinfo, traceback_text):
     return False
 
 
+def _add_numpy_notes(state, result):
+    """Append the numpy-version notes of the warnings this item's student code raised to its
+    message (no points change; grader/numpy_notes.py), and remember them for the run's notes."""
+    from grader import numpy_notes
+    warned = []
+    for w in list(state.workers.values()):
+        try:
+            warned += w.drain_warnings()
+        except Exception:
+            pass
+    keys, lines = numpy_notes.notes(warned)
+    if lines:
+        result.message = "\n".join(x for x in (result.message, *lines) if x)
+        for key, line in zip(keys, lines):
+            state.numpy_notes.setdefault(line, key)
+
+
 def _record(state, item, call, test_report):
     meta = state.items.get(item.nodeid)
     if meta is None:
@@ -391,10 +413,12 @@ def _record(state, item, call, test_report):
             result.reason = report.one_line(result.message)
             result.diagnoses = [str(v) for k, v in item.user_properties if k == "diagnoses"]
         _drain(state)  # this check's prints are not the next one's
+        _add_numpy_notes(state, result)
     else:
         result.outcome = report.FAILED if test_report.when == "call" else report.ERROR
         # longreprtext: pytest's traceback, pruned of pytest's own frames.
         by_student = _record_failure(state, result, call.excinfo, test_report.longreprtext)
+        _add_numpy_notes(state, result)
         if by_student and item.config.option.tbstyle == "auto":
             # Show the check's message instead of the grader's traceback (--tb=... shows it).
             test_report.longrepr = report.item_output(result, settings.OUTPUT_LIMIT_CHARS)
@@ -521,6 +545,12 @@ def _loader_data(state):
         return {}
 
 
+def _worker_memory(config, state):
+    """The worker's memory limit and the peaks its processes reached (MB), for results.json."""
+    peaks = {f"peak_{key}_mb": round(kb / 1024, 1) for key, kb in state.worker_peak_kb.items()}
+    return {"limit_mb": _option(config, "worker_memory"), **peaks}
+
+
 def _write_results(config, provisional=False):
     """Write results.json (if asked for); never raises, falls back to a minimal file."""
     state = _state(config)
@@ -537,12 +567,18 @@ def _write_results(config, provisional=False):
             output = report.visible_summary_output(results, _submission_summary(state),
                                                    _run_notes(state, visible_only=True),
                                                    collected=list(state.items.values()))
+            from grader import environment
+            if environment.mismatch_note():   # at the top: the numpy is not Gradescope's
+                output = f"{environment.mismatch_note()}\n\n{output}"
             data = report.results_json(
                 results,
                 output=output,
                 execution_time=elapsed,
                 output_limit=settings.OUTPUT_LIMIT_CHARS,
                 extra_data={"submission": str(state.submission_path),
+                            "environment": environment.environment_data(),
+                            "worker_memory": _worker_memory(config, state),
+                            "numpy_notes": sorted(set(state.numpy_notes.values())),
                             "sections": {key: [round(earned, 4), round(possible, 4)]
                                          for key, _, earned, possible, _
                                          in report.section_rows(results, settings.SECTIONS)},
@@ -574,6 +610,7 @@ def pytest_sessionfinish(session, exitstatus):
             worker.close()
         except Exception:
             pass
+    state.notes += list(state.numpy_notes)   # once per run, for the table and results.json
     state.session_notes = _session_notes(state, session)
     state.visible_session_notes = _session_notes(state, session, visible_only=True)
     _point_out(state)
@@ -610,7 +647,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         for line in _submission_summary(state).splitlines():
             terminalreporter.write_line(line)
         terminalreporter.write_line("")
-    notes = [report.one_line(n, 400) for n in _run_notes(state)]
+    from grader import environment
+    notes = [report.one_line(n, 500) for n in [environment.mismatch_note(), *_run_notes(state)]
+             if n]
     if state.results_path:
         notes.append(f"results.json written to {state.results_path}")
     for line in report.format_table(results, settings.SECTIONS, notes):

@@ -363,12 +363,15 @@ def read_frame(fd, handle=None, max_bytes=MAX_FRAME_BYTES):
     """Blocking read of one message from a file descriptor; EOFError at end of stream."""
 
     def read_exact(n):
-        buf = bytearray()
-        while len(buf) < n:
-            chunk = os.read(fd, min(n - len(buf), 1 << 20))
-            if not chunk:
+        # Into one buffer of the final size: no regrowth and no copy, so the memory a message
+        # takes does not depend on how the pipe happened to split it (docs/ENVIRONMENT.md).
+        buf = bytearray(n)
+        view, got = memoryview(buf), 0
+        while got < n:
+            read = os.readv(fd, [view[got:got + (1 << 20)]])
+            if not read:
                 raise EOFError("end of stream")
-            buf += chunk
-        return bytes(buf)
+            got += read
+        return buf
 
     return read_message(read_exact, handle, max_bytes)

@@ -204,14 +204,9 @@ def _notebook_code(text):
 
 REQUIREMENTS = """\
 # What the homework needs; install with: python -m pip install -r requirements.txt
-numpy>=1.26
-Cython>=3.0
-setuptools
-pytest>=7.4
-pytest-timeout>=2.2
-gradescope-utils>=0.5
+# The grading environment's pins (numpy above all: the version Gradescope grades with):
+-r grader/pins.txt
 pillow>=10
-threadpoolctl>=3.1
 """
 
 SETUP_PY = '''\
@@ -273,6 +268,12 @@ python setup.py build_ext --inplace
 The second command compiles the Cython extension that makes the fast convolution layers fast.
 Run it again if you update numpy. For the notebook you also need Jupyter and matplotlib:
 `python -m pip install jupyter matplotlib`.
+
+`requirements.txt` installs numpy 2.2.6, the version Gradescope grades with (it has wheels for
+Python 3.10 to 3.13). Do not upgrade it: newer numpy turns some deprecated uses into errors (for
+example `int(a)` of a one-element array; write `a.item()`), and the grade here would differ from
+Gradescope's. On a Python that cannot get numpy 2.2.6, `pytest grader` still runs and says at the
+top of its output which numpy it has and that results may differ.
 
 **On Google Colab:** upload this folder to your Google Drive (for example as
 `My Drive/cs260_homework`) and open `ConvolutionalNetworks.ipynb` from there. Its first code cell

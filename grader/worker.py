@@ -17,12 +17,14 @@ import signal
 import sys
 import time
 import traceback
+import warnings
 
 import numpy as np
 
 TRACEBACK_LINES = 15
 MESSAGE_CHARS = 300
 RESERVE_BYTES = 4 << 20
+MAX_WARNINGS = 20   # distinct warnings kept per request (grader/numpy_notes.py reads them)
 
 
 class Keep:
@@ -75,6 +77,7 @@ class Server:
         self.capture_fd = os.dup(1)  # survives a student closing fd 1
         os.set_inheritable(self.capture_fd, False)
         self.reserve = bytearray(RESERVE_BYTES)  # given back on MemoryError to build the reply
+        self.warned = {}  # (category, message, file, line) -> count, for the current request
 
     # -- values ------------------------------------------------------------------------
 
@@ -349,6 +352,32 @@ class Server:
             text = text[:limit] + f"\n[... output truncated, {size} bytes in total]"
         return text
 
+    def on_warning(self, message, category, filename, lineno, file=None, line=None):
+        """warnings.showwarning while a request runs: count each distinct warning (as data)."""
+        try:
+            key = (getattr(category, "__name__", "Warning")[:100], _one_line(_safe_str(message)),
+                   self.relative(str(filename)), lineno if type(lineno) is int else None)
+        except BaseException:
+            return
+        if key in self.warned or len(self.warned) < MAX_WARNINGS:
+            self.warned[key] = self.warned.get(key, 0) + 1
+
+    def warnings_data(self):
+        """The current request's warnings as data, then forgotten."""
+        data = [{"category": c, "message": m, "file": f, "line": n, "count": k,
+                 "student": f in self.student_paths.values()}
+                for (c, m, f, n), k in self.warned.items()]
+        self.warned = {}
+        return data
+
+    def run_op(self, fn, req):
+        """fn(req) with the warnings it raises recorded (each location once per request), not
+        printed: they come back as data in the reply."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("default")
+            warnings.showwarning = self.on_warning
+            return fn(req)
+
     def handle_request(self, req):
         """Run one request; its reply: the value, or the error with the student's frames."""
         op = req.get("op") if isinstance(req, dict) else None
@@ -357,7 +386,7 @@ class Server:
         try:
             if fn is None:
                 raise Fail("protocol", f"unknown request {op!r}")
-            value = fn(req)
+            value = self.run_op(fn, req)
             reply = {"ok": True, "value": value}
         except Fail as f:
             reply = {"ok": False, "error": f.info}
@@ -375,6 +404,9 @@ class Server:
             reply = {"ok": False, "error": info}
             e.__traceback__ = None
         reply["elapsed"] = time.perf_counter() - started
+        warned = self.warnings_data()
+        if warned:
+            reply["warnings"] = warned
         return reply
 
     def send(self, reply):

@@ -314,8 +314,23 @@ def about(test, function):
     return function in test.get("tags", [])
 
 
+# Realistic bugs only on a numpy that removed the use (grader/pins.txt pins one that warns).
+ACCEPTED_BY_THE_PINNED_NUMPY = {"rb_np_reshape_newshape"}
+
+
+def _numpy_raises_newshape():
+    try:
+        np.reshape(np.zeros(2), newshape=(2,))
+    except TypeError:
+        return True
+    return False
+
+
 @pytest.mark.parametrize("bug", CORPUS, ids=lambda b: b.name)
 def test_each_realistic_bug_gets_its_diagnosis(class_batch, bug):
+    if bug.name in ACCEPTED_BY_THE_PINNED_NUMPY and not _numpy_raises_newshape():
+        pytest.skip(f"{bug.name}: numpy {np.__version__} accepts it with a DeprecationWarning "
+                    "(a numpy note, grader/numpy_notes.py); it raises from numpy 2.4")
     tests = results_of(class_batch, bug.name)["tests"]
     mine = [t for t in failing(tests) if about(t, bug.mutant.function)]
     assert mine, f"{bug.name}: no check of {bug.mutant.function} failed"

@@ -98,7 +98,7 @@ def test_zip_layout(zip_path):
     for need in ("setup.sh", "run_autograder", "setup.py", "pyproject.toml", "gradescope.env",
                  "starter/cs260/im2col_cython.pyx", "starter/cs260/layers.py",
                  "starter/cs260/datasets/get_datasets.sh", "grader/conftest.py",
-                 "grader/gradescope/run.py", "grader/gradescope/requirements.txt"):
+                 "grader/gradescope/run.py", "grader/pins.txt"):
         assert need in names, need
     assert modes["setup.sh"] & 0o111 and modes["run_autograder"] & 0o111
     for rel in release.tree_files(REPO / "fixtures"):

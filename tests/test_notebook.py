@@ -210,3 +210,13 @@ def test_notebook_full_training():
 
 if __name__ == "__main__":
     run_notebook(sys.argv[1], set(sys.argv[2:]))
+
+
+def test_every_cell_has_an_nbformat_id():
+    """nbformat 4.5 cell ids: every cell has one, unique, 1-64 of [a-zA-Z0-9-_] (nbformat warns
+    that a missing id will become an error)."""
+    nb = json.loads(NOTEBOOK.read_text())
+    assert (nb["nbformat"], nb["nbformat_minor"]) >= (4, 5)
+    ids = [cell.get("id") for cell in nb["cells"]]
+    assert all(isinstance(i, str) and re.fullmatch(r"[a-zA-Z0-9_-]{1,64}", i) for i in ids), ids
+    assert len(set(ids)) == len(ids)

@@ -356,3 +356,62 @@ def test_one_install_instruction_everywhere():
     assert all(command in students for command in install)
     nb_text = " ".join("".join(c["source"]) for c in json.loads(notebook)["cells"])
     assert "python setup.py build_ext --inplace" in " ".join(nb_text.split())
+
+
+def test_installed_numpy_is_the_pin(installed):
+    """The README's install gives the student the numpy Gradescope grades with (grader/pins.txt),
+    on the Python it was installed with, and the grader's output says nothing about a mismatch."""
+    from grader import environment
+    folder, env = installed
+    got = subprocess.run(["python", "-c", "import sys, numpy; print('%d.%d' % sys.version_info[:2],"
+                          " numpy.__version__)"], env=env, cwd=folder, capture_output=True,
+                         text=True, check=True).stdout.split()
+    assert got[1] == environment.pinned_version("numpy", python=got[0]) == \
+        environment.gradescope_numpy(), got
+
+
+# nbclient + ipykernel run the notebook as Jupyter does (magics, !shell lines, the kernel's own
+# process); the in-process exec of tests/test_notebook.py cannot show a cell that fails only there.
+NOTEBOOK_KERNEL_DEPS = ("nbclient", "ipykernel", "matplotlib")
+RUN_NOTEBOOK = r'''
+import sys, time, nbformat
+from nbclient import NotebookClient
+path, folder, skip = sys.argv[1], sys.argv[2], set(sys.argv[3].split(","))
+nb = nbformat.read(path, as_version=4)
+nbformat.validate(nb)  # cell ids included (nbformat 4.5)
+nb.cells = [c for c in nb.cells if not skip & set(c.metadata.get("tags", []))]
+start = time.monotonic()
+NotebookClient(nb, timeout=900, kernel_name="python3",
+               resources={"metadata": {"path": folder}}).execute()
+print(f"{sum(c.cell_type == 'code' for c in nb.cells)} code cells in "
+      f"{time.monotonic() - start:.0f} s, no errors")
+'''
+
+
+def test_notebook_runs_in_a_jupyter_kernel(installed):
+    """The release's notebook, top to bottom in a real Jupyter kernel (nbclient + ipykernel in
+    the student's venv, the pinned numpy) on the solution's two files: no cell raises. Runs in
+    the student leg (it downloads Jupyter); full-training cells are left out (tests/test_notebook.py
+    runs them under -m slow), and the CIFAR-10 cells too when the data is absent."""
+    if not os.environ.get(RELEASE_PYTHON_ENV):
+        pytest.skip(f"needs {RELEASE_PYTHON_ENV} (a fresh student venv that may download "
+                    "Jupyter): `.ci/run student` runs it")
+    folder, env = installed
+    student = folder.parent / "notebook_copy"
+    subprocess.run(["cp", "-a", str(folder), str(student)], check=True)
+    (student / "cs260" / "layers.py").write_bytes((SOLUTION / "layers.py").read_bytes())
+    (student / "cs260" / "classifiers" / "cnn.py").write_bytes(
+        (SOLUTION / "classifiers" / "cnn.py").read_bytes())
+    skip = ["slow"]
+    cifar = Path(os.environ.get("CS260_DATA_DIR", "/nonexistent"), "cifar-10-batches-py")
+    if cifar.is_dir():   # where the notebook's download cell finds it already there
+        (student / "cs260" / "datasets" / "cifar-10-batches-py").symlink_to(cifar)
+    else:
+        skip.append("requires_cifar")
+    subprocess.run(["python", "-m", "pip", "install", "-q", *NOTEBOOK_KERNEL_DEPS], env=env,
+                   check=True, timeout=900)
+    proc = subprocess.run(["python", "-c", RUN_NOTEBOOK, str(student / release.NOTEBOOK.name),
+                           str(student), ",".join(skip)], env=env, cwd=student,
+                          capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    print(proc.stdout.strip())

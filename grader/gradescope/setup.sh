@@ -4,7 +4,7 @@
 #
 # Steps (each can be skipped for a local dry run: SKIP_APT=1, SKIP_PIP=1, SKIP_USER=1):
 #   1. system packages: python3, pip, headers and a C compiler for the Cython extension
-#   2. pinned Python packages (grader/gradescope/requirements.txt)
+#   2. the pinned Python packages of the grading environment (grader/pins.txt)
 #   3. compile the trusted starter's Cython extension in place (starter/cs260)
 #   4. create the unprivileged user that runs student code
 #   5. with WITH_CIFAR=1 in gradescope.env: download CIFAR-10 to <root>/data
@@ -29,7 +29,7 @@ if [ -z "${SKIP_APT:-}" ]; then
 fi
 
 if [ -z "${SKIP_PIP:-}" ]; then
-    "$PYTHON" -m pip install --no-cache-dir -r grader/gradescope/requirements.txt
+    "$PYTHON" -m pip install --no-cache-dir -r grader/pins.txt
 fi
 
 # setup.py builds the extension of every package tree present (here only starter/).
