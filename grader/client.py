@@ -244,44 +244,20 @@ class Worker:
         return env
 
     def _spawn(self):
+        """Start the worker process and wait for its ready message (limits it could not apply)."""
         if self.group is not None:
             self.group.stop_others(self)
         tmp = Path(tempfile.mkdtemp(prefix="cs260-worker-"))
         home = tmp / "home"
         home.mkdir()
-        root = self.root
         user = self.run_as_user if (self.run_as_user and os.geteuid() == 0) else None
-        if user:
-            # The student user gets a read-only copy of the overlay and a writable home.
-            entry = pwd.getpwnam(user)
-            os.chmod(tmp, 0o755)
-            root = tmp / "overlay"
-            shutil.copytree(self.root, root, ignore=shutil.ignore_patterns("__pycache__"))
-            for dirpath, dirnames, filenames in os.walk(root):
-                os.chmod(dirpath, 0o755)
-                for name in filenames:
-                    os.chmod(os.path.join(dirpath, name), 0o644)
-            os.chown(home, entry.pw_uid, entry.pw_gid)
+        root = self._private_overlay(tmp, home, user) if user else self.root
         capture = open(tmp / "output.txt", "a+b")
         req_r, req_w = os.pipe()
         rep_r, rep_w = os.pipe()
-        cmd = [self.python, "-s"]
-        if sys.version_info >= (3, 11):
-            cmd.append("-P")
-        cmd += [str(WORKER_SCRIPT), "--fd-in", str(req_r), "--fd-out", str(rep_w),
-                "--root", str(root), "--memory-mb", str(self.memory_mb),
-                "--fsize-mb", str(config.WORKER_FSIZE_MB),
-                "--output-limit", str(config.OUTPUT_LIMIT_CHARS)]
-        for rel in self.student_files:
-            cmd += ["--student", rel]
-        for name in self.block_imports:
-            cmd += ["--block-import", name]
-        if self.block_imports and self.block_reason:
-            cmd += ["--block-reason", self.block_reason]
-        if user:
-            cmd += ["--user", user, "--nproc", str(config.WORKER_NPROC)]
         try:
-            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=capture,
+            proc = subprocess.Popen(self._command(req_r, rep_w, root, user),
+                                    stdin=subprocess.DEVNULL, stdout=capture,
                                     stderr=capture, pass_fds=(req_r, rep_w), cwd=home,
                                     env=self._env(home), start_new_session=True)
         except OSError as e:
@@ -294,6 +270,42 @@ class Worker:
         os.close(rep_w)
         os.set_blocking(req_w, False)  # a stuck worker must not block the grader in write()
         self._proc = self._slot[0] = _Process(proc, req_w, rep_r, capture, tmp)
+        self._await_ready()
+
+    def _private_overlay(self, tmp, home, user):
+        """A read-only copy of the overlay, and a writable home, for the unprivileged `user`."""
+        entry = pwd.getpwnam(user)
+        os.chmod(tmp, 0o755)
+        root = tmp / "overlay"
+        shutil.copytree(self.root, root, ignore=shutil.ignore_patterns("__pycache__"))
+        for dirpath, dirnames, filenames in os.walk(root):
+            os.chmod(dirpath, 0o755)
+            for name in filenames:
+                os.chmod(os.path.join(dirpath, name), 0o644)
+        os.chown(home, entry.pw_uid, entry.pw_gid)
+        return root
+
+    def _command(self, fd_in, fd_out, root, user):
+        """The worker's command line: the script by path, its pipes, root and limits."""
+        cmd = [self.python, "-s"]
+        if sys.version_info >= (3, 11):
+            cmd.append("-P")
+        cmd += [str(WORKER_SCRIPT), "--fd-in", str(fd_in), "--fd-out", str(fd_out),
+                "--root", str(root), "--memory-mb", str(self.memory_mb),
+                "--fsize-mb", str(config.WORKER_FSIZE_MB),
+                "--output-limit", str(config.OUTPUT_LIMIT_CHARS)]
+        for rel in self.student_files:
+            cmd += ["--student", rel]
+        for name in self.block_imports:
+            cmd += ["--block-import", name]
+        if self.block_imports and self.block_reason:
+            cmd += ["--block-reason", self.block_reason]
+        if user:
+            cmd += ["--user", user, "--nproc", str(config.WORKER_NPROC)]
+        return cmd
+
+    def _await_ready(self):
+        """Read the worker's ready message; a worker that does not send one is stopped."""
         try:
             ready = self._receive(time.monotonic() + self.start_timeout)
             if not (isinstance(ready, dict) and ready.get("ok")):
