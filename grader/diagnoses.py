@@ -13,6 +13,8 @@ import re
 
 import numpy as np
 
+from grader import numpy_notes
+
 # Stable key -> short title of every known mistake (the class report's rows). A key, once
 # published in results.json, is never renamed: old results stay countable.
 CAUSES = {
@@ -122,6 +124,8 @@ CAUSES = {
     "shape.extra_axes": "extra leading axes: an operand of another shape was broadcast in",
     "dependency.fix_first": "uses another graded function that fails its own check: fix it first",
     "exception.float_size": "a size or index computed with / (a float) instead of //",
+    "exception.array_to_scalar_many": "int() / float() of an array with several elements "
+                                      "(e.g. np.where finding tied maxima)",
     "conv_backward.pad_fixed_one": "conv backward: padding of 1 hard-coded in dx",
     "pool_backward.max_lookup_outside": "pool backward: the window's maximum looked up outside the window",
     "batchnorm.test_eps_outside": "batchnorm test mode: eps added to the std instead of the variance",
@@ -149,21 +153,6 @@ CAUSES = {
     "pattern.channels_not_3": "fails exactly on the nets whose input does not have 3 channels",
     "pattern.max_elsewhere": "fails exactly on the cases where a window's maximum also occurs elsewhere",
 }
-
-# NumPy changes that break homework code written for NumPy 1, one place for every check that
-# names them (exception_causes here; issue 17's warning notes can use the same table):
-# change -> (the NumPy release that made it an error, what to write instead).
-NUMPY_CHANGES = {
-    "builtin aliases (np.int, np.float, ...)": ("1.24", "int, float, bool, object, str"),
-    "names removed in 2.0 (np.float_, np.NaN, ...)": ("2.0", "see NUMPY2_REMOVED"),
-    "np.lib.pad and other np.lib.<name> functions": ("2.0", "np.pad, np.<name>"),
-    "np.array(x, copy=False) when a copy is needed": ("2.0", "np.asarray(x)"),
-    "int() / float() of an array with ndim > 0": ("2.4", "a.item() or a[0]"),
-    "an array with ndim > 0 assigned to one element": ("2.4", "a.item(), or a scalar result"),
-    "np.reshape(a, newshape=...)": ("2.4", "np.reshape(a, shape) or a.reshape(shape)"),
-    "np.in1d, np.trapz": ("2.4", "np.isin, np.trapezoid"),
-}
-
 
 class Cause(str):
     """A likely cause: its text (what the student reads) with its stable key (`CAUSES`)."""
@@ -669,8 +658,9 @@ NUMPY2_REMOVED = {
     "mat": "np.asmatrix", "asscalar": "a.item()", "find_common_type": "np.result_type",
     "cast": "np.asarray(x, dtype=...)",
 }
-# The names of NUMPY2_REMOVED that NumPy 2.0 only deprecated; the release that removed them.
-REMOVED_LATER = {"in1d": "2.4", "trapz": "2.4"}
+# The names of NUMPY2_REMOVED that NumPy 2.0 only deprecated; the release that removed them
+# (from the one table of uses that warn on one numpy and fail on a newer one).
+REMOVED_LATER = {c.key: c.raises_from for c in numpy_notes.CHANGES if c.key in NUMPY2_REMOVED}
 NDARRAY_REMOVED = {"ptp": "np.ptp(a)", "itemset": "a[index] = value",
                    "newbyteorder": "a.view(a.dtype.newbyteorder())"}
 
@@ -704,11 +694,12 @@ def exception_causes(etype, message):
         found.append(Cause("numpy2.removed_method",
                            f"ndarray.{m.group(1)} was removed in NumPy 2.0: use "
                            f"{NDARRAY_REMOVED[m.group(1)]}"))
-    if etype == "TypeError" and re.search(r"unexpected keyword argument 'newshape'", text):
+    change = numpy_notes.change_for_error(text)
+    if etype == "TypeError" and change and change.key == "reshape_newshape":
         found.append(Cause("numpy2.reshape_newshape",
-                           "the newshape= keyword of np.reshape was deprecated in NumPy 2.1 "
-                           "and removed in 2.4: pass the shape positionally, "
-                           "np.reshape(a, shape), or use a.reshape(shape)"))
+                           f"the newshape= keyword of np.reshape was deprecated in NumPy 2.1 "
+                           f"and removed in {change.raises_from}: pass the shape positionally, "
+                           f"{change.fix}"))
     if "Unable to avoid copy while creating an array" in text:
         found.append(Cause("numpy2.copy_false",
                            "in NumPy 2, np.array(x, copy=False) raises when a copy is needed "
@@ -723,13 +714,20 @@ def newer_numpy_causes(etype, text):
         return [Cause("numpy2.lib_namespace",
                       f"np.lib.{m.group(1)} was removed in NumPy 2.0 (numpy.lib now holds only "
                       f"submodules): use np.{m.group(1)}")]
-    if etype == "TypeError" and "only 0-dimensional arrays can be converted" in text:
+    change = numpy_notes.change_for_error(text)
+    if etype == "TypeError" and change and change.key == "array_to_scalar":
         return [Cause("numpy.array_to_scalar",
-                      "int() or float() of an array that is not 0-dimensional: NumPy 1.25 "
-                      "deprecated it even for one element (e.g. the result of np.where or a "
-                      "(1, 1) product) and NumPy 2.4 raises; take the element with a.item() or "
-                      "a[0] (with np.where on a window, several positions may hold the "
-                      "maximum: pick one, e.g. with np.argmax)")]
+                      f"int() or float() of an array that is not 0-dimensional: NumPy 1.25 "
+                      f"deprecated it even for one element (e.g. the result of np.where or a "
+                      f"(1, 1) product) and NumPy {change.raises_from} raises; take the element "
+                      f"with {change.fix} (with np.where on a window, several positions may "
+                      f"hold the maximum: pick one, e.g. with np.argmax)")]
+    if etype == "TypeError" and "only length-1 arrays can be converted" in text:
+        return [Cause("exception.array_to_scalar_many",
+                      "int() or float() of an array with more than one element: e.g. np.where "
+                      "on a pooling window returns every position holding the maximum, and a "
+                      "window with tied maxima has several; pick one position (np.argmax of "
+                      "the window, then np.unravel_index)")]
     if etype == "ValueError" and "setting an array element with a sequence" in text:
         return [Cause("numpy.sequence_into_element",
                       "an array was assigned to a single element: NumPy 1.25 deprecated "
