@@ -16,8 +16,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from classbatch import CORRECT, NOT_USABLE
+from classbatch import CATALOGUE_PICK, CORRECT, NOT_USABLE
 from realistic_bugs import CORPUS
+
+BROKEN = 5   # nothing usable, an empty folder, a syntax error, a hang, a crash (classbatch.py)
+CLASS_SIZE = len(CORPUS) + len(CATALOGUE_PICK) + len(CORRECT) + BROKEN
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
@@ -112,7 +115,7 @@ def class_results(graded):
 def test_the_class_has_at_least_40_submissions_of_every_kind(class_batch):
     kinds = Counter(class_batch.kinds.values())
     assert sum(kinds.values()) >= 40
-    assert kinds["bug"] == len(CORPUS) and kinds["correct"] == 3 and kinds["broken"] == 5
+    assert kinds["bug"] == len(CORPUS) and kinds["correct"] == 3 and kinds["broken"] == BROKEN
     assert all(status == "graded" for status in class_batch.statuses.values())
 
 
@@ -126,7 +129,7 @@ def test_mistake_counts_are_exact(report, graded):
         expected.update({k for t in data["tests"] for k in t["extra_data"].get("diagnoses", [])})
     assert {k: int(r["students"]) for k, r in found.items()} == dict(expected)
     # and what the class was built to contain
-    assert int(found["conv_backward.pad0_empty_crop"]["students"]) == 2
+    assert int(found["conv_backward.pad0_empty_crop"]["students"]) == 3   # two bugs + one real
     assert found["conv_backward.pad0_empty_crop"]["functions"] == "conv_backward_naive"
     assert int(found["softmax_loss.no_max_shift"]["students"]) == 3
     assert int(found["numpy2.removed_alias"]["students"]) == 2
@@ -141,10 +144,10 @@ def test_scores_sections_and_checks_are_exact(report, graded):
     results = class_results(graded)
     usable = {k: d for k, d in results.items() if k not in NOT_USABLE}
     scores = rows(report / "scores.csv")
-    assert len(scores) == len(results) == 43
+    assert len(scores) == len(results) == CLASS_SIZE
     assert sorted(float(r["total"]) for r in scores) == sorted(d["score"] for d in results.values())
     hist = rows(report / "score_histogram.csv")
-    assert sum(int(r["students"]) for r in hist) == len(usable) == 41
+    assert sum(int(r["students"]) for r in hist) == len(usable) == CLASS_SIZE - len(NOT_USABLE)
     sections = {r["section"]: r for r in rows(report / "sections.csv")}
     earned = sum(d["extra_data"]["sections"]["conv_backward"][0] for d in usable.values())
     assert float(sections["2b"]["earned"]) == pytest.approx(earned)
