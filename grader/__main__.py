@@ -113,8 +113,12 @@ def _add_fixtures(commands):
 
 
 def _add_make_starter(commands):
-    """`make-starter`, with grader.make_starter's own options."""
-    from grader import make_starter
+    """`make-starter`, with grader.make_starter's own options (absent from the student release,
+    which ships no make_starter.py: there is no solution to make a starter from)."""
+    try:
+        from grader import make_starter
+    except ImportError:
+        return
     p = commands.add_parser("make-starter", help="generate starter/ from solution/",
                             description="Generate starter/cs260 from solution/cs260 (solution "
                                         "blocks become stubs); --check only compares.")
