@@ -27,8 +27,9 @@ class NumpyChange:
 CHANGES = (
     NumpyChange("array_to_scalar", r"Conversion of an array with ndim > 0 to a scalar",
                 r"only 0-dimensional arrays can be converted to Python scalars",
-                "converts an array holding one element (ndim > 0) to a Python number with "
-                "int() or float()", "2.4", "TypeError",
+                "converts an array holding one element (ndim > 0) to a number: int() or "
+                "float() of it, or assigning it to one element of another array",
+                "2.4", "TypeError or ValueError",
                 "a.item() (or index the element, e.g. a[0])"),
     NumpyChange("reshape_newshape", r"`newshape` keyword argument is deprecated",
                 r"unexpected keyword argument 'newshape'", "calls np.reshape with newshape=",
