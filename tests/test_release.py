@@ -263,13 +263,19 @@ def test_starter_scores_zero_with_messages(installed, tmp_path):
     assert failed and all(t.get("output", "").strip() for t in failed)
 
 
-def test_solution_files_score_everything_that_runs(installed, tmp_path):
-    folder, env = installed
-    student = folder.parent / "student_copy"
+def with_solution_files(folder, name):
+    """A copy of the installed release beside it, with the solution's two student files."""
+    student = folder.parent / name
     subprocess.run(["cp", "-a", str(folder), str(student)], check=True)
     (student / "cs260" / "layers.py").write_bytes((SOLUTION / "layers.py").read_bytes())
     (student / "cs260" / "classifiers" / "cnn.py").write_bytes(
         (SOLUTION / "classifiers" / "cnn.py").read_bytes())
+    return student
+
+
+def test_solution_files_score_everything_that_runs(installed, tmp_path):
+    folder, env = installed
+    student = with_solution_files(folder, "student_copy")
     results, out = student_grade(student, env, tmp_path / "r.json")
     failed = [t["name"] for t in results["tests"] if t.get("status") == "failed"]
     assert not failed, failed
@@ -397,11 +403,7 @@ def test_notebook_runs_in_a_jupyter_kernel(installed):
         pytest.skip(f"needs {RELEASE_PYTHON_ENV} (a fresh student venv that may download "
                     "Jupyter): `.ci/run student` runs it")
     folder, env = installed
-    student = folder.parent / "notebook_copy"
-    subprocess.run(["cp", "-a", str(folder), str(student)], check=True)
-    (student / "cs260" / "layers.py").write_bytes((SOLUTION / "layers.py").read_bytes())
-    (student / "cs260" / "classifiers" / "cnn.py").write_bytes(
-        (SOLUTION / "classifiers" / "cnn.py").read_bytes())
+    student = with_solution_files(folder, "notebook_copy")
     skip = ["slow"]
     cifar = Path(os.environ.get("CS260_DATA_DIR", "/nonexistent"), "cifar-10-batches-py")
     if cifar.is_dir():   # where the notebook's download cell finds it already there
