@@ -25,22 +25,22 @@ examples:
 
 
 def _fixtures(args):
-    from grader import fixtures
+    from grader.checks import fixtures
     return fixtures.main([args.action, *args.rest])  # e.g. --dest, --solution
 
 
 def _make_starter(args):
-    from grader import make_starter
+    from grader.tools import make_starter
     return make_starter.run(args)
 
 
 def _gradescope_zip(args):
-    from grader.gradescope import build
+    from grader.tools.gradescope import build
     return build.run(args)
 
 
 def _student_release(args):
-    from grader import release
+    from grader.tools import release
     return release.run(args)
 
 
@@ -61,19 +61,19 @@ def _weights(args):
 
 
 def _grade_all(args):
-    from grader import batch
+    from grader.tools import batch
     return batch.run(args)
 
 
 def _report(args):
-    from grader import classreport
+    from grader.tools import classreport
     return classreport.run(args)
 
 
 def build_parser():
     """The `python -m grader` parser: one subcommand per job, each owned by its module."""
-    from grader import batch, classreport, release
-    from grader.gradescope import build
+    from grader.tools import batch, classreport, release
+    from grader.tools.gradescope import build
     parser = argparse.ArgumentParser(
         prog="python -m grader", description="cs260 autograder: instructors' commands.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -103,20 +103,20 @@ def _add_owned(commands, name, summary, module, func):
 
 
 def _add_fixtures(commands):
-    """`fixtures regen|check`: its other options pass through to grader.fixtures."""
+    """`fixtures regen|check`: its other options pass through to grader.checks.fixtures."""
     p = commands.add_parser("fixtures", help="regenerate or check fixtures/ (from solution/)",
                             description="Regenerate fixtures/ by running solution/ on every case "
                                         "of grader/cases.py, or check them. Other options "
-                                        "go to grader.fixtures (--help there).")
+                                        "go to grader.checks.fixtures (--help there).")
     p.add_argument("action", choices=["regen", "check"])
     p.set_defaults(func=_fixtures, passthrough=True)
 
 
 def _add_make_starter(commands):
-    """`make-starter`, with grader.make_starter's own options (absent from the student release,
+    """`make-starter`, with grader.tools.make_starter's own options (absent from the student release,
     which ships no make_starter.py: there is no solution to make a starter from)."""
     try:
-        from grader import make_starter
+        from grader.tools import make_starter
     except ImportError:
         return
     p = commands.add_parser("make-starter", help="generate starter/ from solution/",

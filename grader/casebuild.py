@@ -12,7 +12,7 @@ from typing import Callable
 
 import numpy as np
 
-from grader import config
+from grader import config, reference
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
@@ -157,8 +157,7 @@ def separated(r, shape, low=-2.0, high=2.0):
 def planted_ties(r, x_shape, ph, pw, stride):
     """Distinct values with ties planted in about half the windows (a window's maximum copied
     to 1-3 of its other positions), redrawn until no position is a tied maximum of two
-    windows (grader.policy judges each tied window on its own)."""
-    from grader.policy import tied_sets_disjoint
+    windows (grader.feedback.policy judges each tied window on its own)."""
     N, C, H, W = x_shape
     Ho, Wo = 1 + (H - ph) // stride, 1 + (W - pw) // stride
     for _ in range(1000):
@@ -171,7 +170,7 @@ def planted_ties(r, x_shape, ph, pw, stride):
                             window = x[n, c, i * stride:i * stride + ph, j * stride:j * stride + pw]
                             others = r.permutation(ph * pw)[:r.integers(1, 4)]
                             window[others // pw, others % pw] = window.max()
-        if tied_sets_disjoint(x, ph, pw, stride):
+        if reference.tied_sets_disjoint(x, ph, pw, stride):
             return x
     raise RuntimeError("no input with separate tied windows found")  # never for the cases below
 
@@ -191,7 +190,7 @@ def pool_inputs(x_shape, ph, pw, stride, dtype="float64", dout=False, negative=F
                 ties=False, relu_zeros=False):
     """Pooling input without near-ties (ties=True: small integers, so most windows have tied
     maxima, or ties planted when windows overlap; relu_zeros=True: see `relu_zero_windows`;
-    grader.policy says which gradients are accepted where maxima are tied)."""
+    grader.feedback.policy says which gradients are accepted where maxima are tied)."""
     def make(seed):
         r = np.random.default_rng(seed)
         if relu_zeros:
@@ -323,10 +322,9 @@ def softmax_inputs(N, C, scale=1.0, offset=0.0):
 def net_kink_margin(X, P, filter_size):
     """Smallest distance of the net's ReLU inputs, and of the gaps between the two largest
     (positive) values of each pooling window, from a kink."""
-    from grader import diagnoses
     pad = (filter_size - 1) // 2
-    a1 = diagnoses.conv(X, P["W1"], P["b1"], 1, pad)
-    windows = np.sort(diagnoses.pool_windows(np.maximum(a1, 0), 2, 2, 2), axis=-1)
+    a1 = reference.conv(X, P["W1"], P["b1"], 1, pad)
+    windows = np.sort(reference.pool_windows(np.maximum(a1, 0), 2, 2, 2), axis=-1)
     top, second = windows[..., -1], windows[..., -2]
     gaps = (top - second)[top > 0]
     pooled = windows[..., -1].reshape(len(X), -1)

@@ -2,8 +2,8 @@
 
 A case names the graded function (a worker target inside cs260), how its inputs are made
 (seeded), the non-array parameters, its tolerance and whether it is public or hidden. Its
-expected outputs are produced by running solution/ on it (`python -m grader.fixtures regen`)
-and stored in fixtures/<visibility>/<case id>.npz; the checks (grader/test_*.py) run the
+expected outputs are produced by running solution/ on it (`python -m grader.checks.fixtures regen`)
+and stored in fixtures/<visibility>/<case id>.npz; the checks (grader/checks/test_*.py) run the
 student's code on the same inputs and compare.
 
 Notebook cases rebuild the notebook's own inputs (np.random.seed(260) / np.linspace). The
@@ -26,7 +26,7 @@ from grader.casebuild import (BN_STATE, Case, affine_inputs, conv_backward, conv
                               notebook_sandwich, notebook_sbn_test, notebook_sbn_train,
                               pool_backward, pool_forward, pool_param, relu_inputs, sbn_backward,
                               sbn_forward, sgn_backward, sgn_forward, softmax_inputs)
-# The checks (grader/test_*.py) and grader/checking.py read these through this module.
+# The checks (grader/checks/test_*.py) and grader/checks/checking.py read these through this module.
 from grader.casebuild import (  # noqa: F401
     CONV_BACKWARD, CONV_FORWARD, CONVNET, NET_PARAMS, POOL_BACKWARD, POOL_FORWARD, SBN_FORWARD,
     net_inputs, resolve)

@@ -1,7 +1,7 @@
 """The hidden fixture cases. Only the instructors' tree and the Gradescope zip carry this file.
 
 The student release leaves it out, and refuses to build if any of its files names one of these
-case ids or seeds (grader/release.py): students see the hidden checks' points in the weights
+case ids or seeds (grader/tools/release.py): students see the hidden checks' points in the weights
 table (grader/config.py), never what they probe. This file is data: grader/cases.py reads it
 (appends hidden_cases() to its CASES), and it imports only the builders of grader/casebuild.py,
 never the list that reads it. Their fixtures are in fixtures/hidden/.

@@ -3,6 +3,10 @@
 Checks look their weight up here (via `check_meta`); docs/GRADING.md's weights table is this table.
 """
 from dataclasses import dataclass
+from pathlib import Path
+
+GRADER_DIR = Path(__file__).resolve().parent   # the grader package
+REPO = GRADER_DIR.parent                        # the project (or the unpacked bundle or zip)
 
 
 @dataclass(frozen=True)
@@ -47,8 +51,8 @@ assert sum(SECTION_POINTS.values()) == 100
 
 
 # ---------------------------------------------------------------------------
-# Submission loading and the student-code worker (grader/loader.py, grader/worker.py,
-# grader/client.py). The worker limits apply to the one process that runs student code.
+# Submission loading and the student-code worker (grader/sandbox/loader.py, grader/sandbox/worker.py,
+# grader/sandbox/client.py). The worker limits apply to the one process that runs student code.
 # ---------------------------------------------------------------------------
 
 # The only files a student edits: name in the submission -> place in the cs260 package.
@@ -67,7 +71,7 @@ WORKER_START_TIMEOUT_S = 60.0             # spawning the worker (python + numpy 
 # solution, tests/alt_correct, the real corpus) in both environments: docs/ENVIRONMENT.md.
 WORKER_MEMORY_MB = 640
 # glibc malloc settings of the worker's environment, so its virtual size does not depend on
-# threads or allocation history (grader/client.py; measured in docs/ENVIRONMENT.md).
+# threads or allocation history (grader/sandbox/client.py; measured in docs/ENVIRONMENT.md).
 WORKER_MALLOC_ENV = {"MALLOC_ARENA_MAX": "1", "MALLOC_MMAP_THRESHOLD_": "131072"}
 WORKER_FSIZE_MB = 64                      # largest file the worker may write (RLIMIT_FSIZE)
 WORKER_NPROC = 64                         # RLIMIT_NPROC, applied only after dropping to run_as_user
@@ -75,9 +79,9 @@ OUTPUT_LIMIT_CHARS = 4000                 # student prints kept per request / pe
 
 # The naive conv/pool checks (these sections) run in a second worker whose cs260 package has no
 # working fast code: its copies of these modules are stubs whose every function raises
-# (grader/naive.py), and these libraries cannot be imported in it. numpy stays fully available.
+# (grader/sandbox/naive.py), and these libraries cannot be imported in it. numpy stays fully available.
 # Everything else (prerequisites, sandwich layers, ThreeLayerConvNet, training) gets the real
-# fast layers. The two workers never run at the same time (grader/client.py, WorkerGroup).
+# fast layers. The two workers never run at the same time (grader/sandbox/client.py, WorkerGroup).
 NAIVE_SECTIONS = ("conv_forward", "conv_backward", "pool_forward", "pool_backward", "fast")
 NAIVE_STUBBED = ("fast_layers", "im2col", "im2col_cython", "layer_utils")
 NAIVE_BLOCKED_IMPORTS = ("scipy.signal", "scipy.ndimage", "torch", "tensorflow", "jax", "cv2",
@@ -86,7 +90,7 @@ NAIVE_RULE = "the naive layers must be written with numpy loops or array operati
 
 
 # ---------------------------------------------------------------------------
-# Checks (grader/test_*.py): points, visibility, tolerances, budgets.
+# Checks (grader/checks/test_*.py): points, visibility, tolerances, budgets.
 # ---------------------------------------------------------------------------
 
 # Gradescope visibility of a check, by the visibility of its cases (grader/cases.py).
@@ -183,7 +187,7 @@ TOL_NUMERIC_NET = 1e-5      # ThreeLayerConvNet gradients vs centered difference
 NUMERIC_NET_ENTRIES = 12    # entries per parameter checked numerically
 
 # A case whose array has the right values in a shape that differs only in axes of size 1
-# ((1, D) for (D,), keepdims) earns this fraction of its points (grader/policy.py).
+# ((1, D) for (D,), keepdims) earns this fraction of its points (grader/feedback/policy.py).
 SHAPE_SLIP_CREDIT = 0.5
 
 # ThreeLayerConvNet training checks (thresholds measured on the solution, with margin).
@@ -210,3 +214,21 @@ CHECK_TIMEOUT_S = 480.0
 assert CHECK_TIMEOUT_S > max(TRAIN_TIMEOUT_S, OVERFIT_TIMEOUT_S, FAST_NAIVE_TIMEOUT_S,
                              WORKER_TIMEOUT_S) + WORKER_START_TIMEOUT_S
 IMAGE_SIZE = 96                 # kitten/puppy resized to IMAGE_SIZE x IMAGE_SIZE (notebook: 200)
+
+
+# ----------------------------------------------------------------------------------------------
+# Gradescope (grader/tools/gradescope/): written into the zip's gradescope.env, which setup.sh and
+# run_autograder read, so the shell scripts and the Python side share one definition.
+# ----------------------------------------------------------------------------------------------
+
+STUDENT_USER = "cs260student"   # unprivileged account that runs student code on Gradescope
+DEFAULT_ROOT = "/autograder"    # Gradescope's layout: source/, submission/, results/
+ROOT_ENV = "AUTOGRADER_ROOT"    # overrides DEFAULT_ROOT (tests)
+# Wall-clock budget of one grading run (pytest + worker). Gradescope's default limit is 600 s;
+# this stops early enough to still write results.json. Raise both together.
+GRADING_TIMEOUT_S = 520
+# At the budget pytest gets SIGINT (the plugin then writes results.json with the checks that
+# ran); whatever is still running this much later is killed.
+STOP_GRACE_S = 30
+ENV_FILE = "gradescope.env"     # at the zip's root
+DATA_SUBDIR = "data"            # CIFAR-10 goes to <root>/data/cifar-10-batches-py (--with-cifar)

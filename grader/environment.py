@@ -8,7 +8,7 @@ import platform
 from pathlib import Path
 
 PINS_FILE = Path(__file__).resolve().with_name("pins.txt")
-GRADESCOPE_PYTHON = "3.10"   # Gradescope's base image (Ubuntu 22.04); grader/gradescope/setup.sh
+GRADESCOPE_PYTHON = "3.10"   # Gradescope's base image (Ubuntu 22.04); grader/tools/gradescope/setup.sh
 
 
 def pin_lines(path=PINS_FILE):

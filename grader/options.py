@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from grader import config
-from grader.gradescope import GRADING_TIMEOUT_S, STUDENT_USER
+from grader.config import GRADING_TIMEOUT_S, STUDENT_USER
 
 
 @dataclass(frozen=True)

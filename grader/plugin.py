@@ -34,7 +34,7 @@ class GradingState:
     results: dict = field(default_factory=dict)    # nodeid -> ItemResult of items that ran
     submission: object = None
     submission_error: str = ""
-    workers: dict = field(default_factory=dict)    # name -> grader.client.Worker (fixture `workers`)
+    workers: dict = field(default_factory=dict)    # name -> grader.sandbox.client.Worker (fixture `workers`)
     notes: list = field(default_factory=list)      # run-level problems for the top-level output
     stop_reason: str = ""
     sigint_was_ignored: bool = False
@@ -90,7 +90,7 @@ def pytest_configure(config):
     results = Path(os.path.abspath(Path(config.invocation_params.dir, results))) if results else None
     state = GradingState(path, why, results)
     config.stash[STATE] = state
-    # The time limit stops grading with SIGINT (grader.gradescope.run_in_group). A shell that
+    # The time limit stops grading with SIGINT (grader.tools.gradescope.run_in_group). A shell that
     # starts a job in the background (`&` in a script, nohup) hands SIGINT down ignored, and then
     # Python never raises KeyboardInterrupt: pytest would be killed and the checks that ran lost.
     if (threading.current_thread() is threading.main_thread()
@@ -218,10 +218,10 @@ def pytest_make_collect_report(collector):
 
 @pytest.fixture(scope="session")
 def submission(request, tmp_path_factory):
-    """The student's files, loaded once (grader.loader) into a private folder for the session."""
+    """The student's files, loaded once (grader.sandbox.loader) into a private folder for the session."""
     state = _state(request.config)
     if state.submission is None:
-        from grader.loader import load_submission
+        from grader.sandbox.loader import load_submission
         try:
             state.submission = load_submission(state.submission_path,
                                                tmp_path_factory.mktemp("submission"))
@@ -236,9 +236,9 @@ def submission(request, tmp_path_factory):
 def workers(request, submission):
     """The session's two workers running the student's code, at most one at a time (restarted by
     the client after a crash or timeout), closed at the end: "normal" (the student's files on
-    the trusted package) and "naive" (the same package without its fast code, grader/naive.py)."""
-    from grader import naive
-    from grader.client import Worker, WorkerGroup, unapplied_note
+    the trusted package) and "naive" (the same package without its fast code, grader/sandbox/naive.py)."""
+    from grader.sandbox import naive
+    from grader.sandbox.client import Worker, WorkerGroup, unapplied_note
     config = request.config
     state = _state(config)
     common = {"timeout": _option(config, "worker_timeout"), "group": WorkerGroup(),
@@ -273,26 +273,18 @@ def worker(request, workers):
 @pytest.fixture(scope="session")
 def fast():
     """The trusted fast (im2col / Cython) layers, as a module."""
-    from grader.trusted import fast_layers
+    from grader.sandbox.trusted import fast_layers
     return fast_layers()
 
 
 @pytest.fixture(scope="session")
 def cifar():
-    """The CIFAR-10 data folder (grader.data), or a skip that says where it looked and how to get it."""
-    from grader import data
+    """The CIFAR-10 data folder (grader.checks.data), or a skip that says where it looked and how to get it."""
+    from grader.checks import data
     found = data.cifar_dir()
     if found is None:
         pytest.skip(f"CIFAR-10 not found in {data.where_cifar_is_looked_for()}; {DATA_HELP}")
     return found
-
-
-def require_file(submission, name):
-    """Fail the calling check with the loader's message if the student's `name` (e.g. "layers.py")
-    is missing or broken, so the check does not report a confusing worker error instead."""
-    message = submission.problems.get(name)
-    if message:
-        pytest.fail(message, pytrace=False)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -309,11 +301,12 @@ def student_caused(exc):
     return isinstance(exc, (AssertionError, pytest.fail.Exception)) or _is_student_error(exc)
 
 
-def failure_text(exc):
-    """(full message, student's prints) for a student-caused failure; never a grader traceback."""
+def failure_text(exc, causes=()):
+    """(full message, student's prints) for a student-caused failure; never a grader traceback.
+    causes: the likely causes of a StudentError (grader.feedback.pointers.error_causes)."""
     if _is_student_error(exc):
         message = getattr(exc, "message", "") or str(exc)
-        message += "".join(f"\n  likely cause: {c}" for c in getattr(exc, "causes", ()))
+        message += "".join(f"\n  likely cause: {c}" for c in causes)
         detail = getattr(exc, "detail", "")
         text = f"{message}\n\n{detail}".rstrip() if detail else message
         return text, getattr(exc, "output", "") or ""
@@ -322,14 +315,13 @@ def failure_text(exc):
     return str(exc).strip() or f"{type(exc).__name__} (the check gave no message)", ""
 
 
-def failure_data(exc):
+def failure_data(exc, causes=()):
     """(failure kind, diagnosis keys) of a student-caused failure, for results.json:
     "value" (a check's comparison or assertion), "fail" (pytest.fail, e.g. a missing file) or
     the StudentError kind (timeout, crash, exception, ...)."""
-    from grader.diagnoses import key_of
+    from grader.feedback.causes import key_of
     if _is_student_error(exc):
-        return (str(getattr(exc, "kind", "") or "exception"),
-                [key_of(c) for c in getattr(exc, "causes", ())])
+        return str(getattr(exc, "kind", "") or "exception"), [key_of(c) for c in causes]
     if isinstance(exc, pytest.fail.Exception):
         return "fail", []
     return "value", [str(k) for k in getattr(exc, "diagnoses", ())]
@@ -353,15 +345,19 @@ def _drain(state):
     return "".join(printed)
 
 
-def _record_failure(state, item_result, excinfo, traceback_text):
+def _record_failure(state, item_result, excinfo, traceback_text, case=None):
     exc = excinfo.value
     printed = _drain(state)
     if student_caused(exc):
-        message, output = failure_text(exc)
+        causes = ()
+        if _is_student_error(exc):
+            from grader.feedback.pointers import error_causes
+            causes = error_causes(exc, case)
+        message, output = failure_text(exc, causes)
         item_result.reason = report.one_line(message) or type(exc).__name__
         item_result.message = message
         item_result.student_output = "\n".join(x for x in (output, printed) if x.strip())
-        item_result.failure, item_result.diagnoses = failure_data(exc)
+        item_result.failure, item_result.diagnoses = failure_data(exc, causes)
         return True
     item_result.internal = True
     item_result.failure = "internal"
@@ -374,8 +370,8 @@ def _record_failure(state, item_result, excinfo, traceback_text):
 
 def _add_numpy_notes(state, result):
     """Append the numpy-version notes of the warnings this item's student code raised to its
-    message (no points change; grader/numpy_notes.py), and remember them for the run's notes."""
-    from grader import numpy_notes
+    message (no points change; grader/feedback/numpy_notes.py), and remember them for the run's notes."""
+    from grader.feedback import numpy_notes
     warned = []
     for w in list(state.workers.values()):
         try:
@@ -417,7 +413,9 @@ def _record(state, item, call, test_report):
     else:
         result.outcome = report.FAILED if test_report.when == "call" else report.ERROR
         # longreprtext: pytest's traceback, pruned of pytest's own frames.
-        by_student = _record_failure(state, result, call.excinfo, test_report.longreprtext)
+        callspec = getattr(item, "callspec", None)
+        case = callspec.params.get("case") if callspec is not None else None
+        by_student = _record_failure(state, result, call.excinfo, test_report.longreprtext, case)
         _add_numpy_notes(state, result)
         if by_student and item.config.option.tbstyle == "auto":
             # Show the check's message instead of the grader's traceback (--tb=... shows it).
@@ -427,8 +425,8 @@ def _record(state, item, call, test_report):
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item):
-    """Open one policy ledger per item, so a shape slip (grader/policy.py) costs it a fixed part."""
-    from grader import policy
+    """Open one policy ledger per item, so a shape slip (grader/feedback/policy.py) costs it a fixed part."""
+    from grader.feedback import policy
     with policy.item_ledger() as ledger:
         try:
             return (yield)
@@ -618,9 +616,9 @@ def pytest_sessionfinish(session, exitstatus):
 
 
 def _point_out(state):
-    """What the failing cases of each function have in common (grader/pointers.py), into the
+    """What the failing cases of each function have in common (grader/feedback/pointers.py), into the
     items' messages and keys, and into the failure text pytest prints."""
-    from grader import pointers
+    from grader.feedback import pointers
     try:
         pointers.annotate(list(state.results.values()))
     except Exception:
@@ -640,7 +638,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         return
     results = list(state.results.values())
     terminalreporter.write_sep("=", "cs260 grade")
-    from grader.pointers import fix_first_lines
+    from grader.feedback.pointers import fix_first_lines
     for line in fix_first_lines(results, visible_only=False):
         terminalreporter.write_line(line)
     if state.submission is not None or state.submission_error:

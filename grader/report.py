@@ -34,9 +34,9 @@ class ItemResult:
     message: str = ""     # full text, for results.json
     student_output: str = ""
     internal: bool = False  # failed because of a bug in grader code, not the student's
-    credit: float = 1.0     # part of the weight a passed item earns (grader/policy.py: shape slips)
+    credit: float = 1.0     # part of the weight a passed item earns (grader/feedback/policy.py: shape slips)
     failure: str = ""     # why it failed: value | fail | internal | a StudentError kind
-    diagnoses: list = field(default_factory=list)  # keys of the likely causes (grader.diagnoses)
+    diagnoses: list = field(default_factory=list)  # keys of the likely causes (grader.feedback.causes)
 
     @property
     def name(self):
@@ -200,7 +200,7 @@ def format_table(results, sections, notes=()):
 
 def summary_output(results, submission_summary, notes=()):
     """Top-level results.json `output`: score, the submission summary, and any run-level notes."""
-    from grader.pointers import fix_first_lines
+    from grader.feedback.pointers import fix_first_lines
     earned, possible, skipped = totals(results)
     fix = "\n".join(fix_first_lines(results, visible_only=True))
     parts = ([fix] if fix else []) + [

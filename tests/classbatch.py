@@ -79,7 +79,7 @@ def build_export(export):
 
 def grade_class(root, jobs=2):
     """Build the class under root/export and grade it with grade-all into root/graded."""
-    from grader.batch import grade_all
+    from grader.tools.batch import grade_all
     export, out = root / "export", root / "graded"
     export.mkdir()
     kinds = build_export(export)

@@ -91,7 +91,58 @@ def set_threads(monkeypatch):
 
 @pytest.fixture(scope="session")
 def class_batch(tmp_path_factory):
-    """A class of 43 submissions (tests/classbatch.py) graded once by grade-all: the
+    """A class of submissions (tests/classbatch.py, `classbatch.class_size()`) graded once by grade-all: the
     realistic-bug corpus, some mutants, correct and broken submissions."""
     from classbatch import grade_class
     return grade_class(tmp_path_factory.mktemp("class"))
+
+
+# ----------------------------------------------------------------------------------------------
+# The e2e marker: every test that grades a whole submission, found by a rule, not by hand
+# ----------------------------------------------------------------------------------------------
+
+# A test grades a whole submission when its code, a fixture it uses or a helper of tests/ that
+# either calls reaches one of these: a `pytest grader` run (a code object holding both strings),
+# the grader's command line asked to grade ("grade", "grade-all"), run_autograder, or grade_all.
+E2E_NAMES = {"grade", "grade_all", "grade_class", "run_autograder", "class_batch"}
+E2E_STRINGS = ({"pytest", "grader"}, {"grade"}, {"grade-all"}, {"run_autograder"})
+TESTS_DIR = Path(__file__).resolve().parent
+
+
+def _code_objects(code):
+    yield code
+    for const in code.co_consts:
+        if hasattr(const, "co_code"):
+            yield from _code_objects(const)
+
+
+def _grades(fn, seen):
+    """True if `fn` (a function of tests/) grades a whole submission, by the rule above."""
+    fn = getattr(fn, "__wrapped__", fn)
+    code = getattr(fn, "__code__", None)
+    if code is None or code in seen or not code.co_filename.startswith(str(TESTS_DIR)):
+        return False
+    seen.add(code)
+    for c in _code_objects(code):
+        strings = {k for k in c.co_consts if isinstance(k, str)}
+        if any(s <= strings for s in E2E_STRINGS) or E2E_NAMES & set(c.co_names):
+            return True
+        for name in c.co_names:
+            target = getattr(fn, "__globals__", {}).get(name)
+            if callable(target) and _grades(target, seen):
+                return True
+    return False
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark e2e every test that grades a whole submission (the rule above) and run them last,
+    so `pytest tests -m "not e2e"` is the quick inner loop."""
+    for item in items:
+        fixtures = getattr(item, "_fixtureinfo", None)
+        defs = fixtures.name2fixturedefs.values() if fixtures is not None else ()
+        seen = set()
+        if (_grades(getattr(item, "function", None), seen)
+                or E2E_NAMES & set(getattr(item, "fixturenames", ()))
+                or any(_grades(d[-1].func, seen) for d in defs if d)):
+            item.add_marker(pytest.mark.e2e)
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)

@@ -19,8 +19,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 def distinctive_solution_lines():
     """Lines of the solution blocks that occur nowhere in the starter (30+ characters, not
-    comments): an oracle for "no solution code shipped", independent of grader.release's check."""
-    from grader import release
+    comments): an oracle for "no solution code shipped", independent of grader.tools.release's check."""
+    from grader.tools import release
     starter_text = "\n".join(p.read_text() for p in (REPO / "starter" / "cs260").rglob("*.py"))
     return {line.strip() for blocks in release.solution_blocks().values()
             for block in blocks for line in block

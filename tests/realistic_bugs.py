@@ -5,7 +5,7 @@ this homework (conv backward broken at pad = 0, normalizations over the wrong ax
 batchnorm, channels reshaped without the transpose, softmax without the max shift) and code
 written for numpy 1 that fails on numpy 2. Every entry is a `mutants.Mutant` (one function of
 the solution replaced, see tests/mutants.py) plus `diagnosis`: the stable key
-(grader.diagnoses.CAUSES) that a failing check of `mutant.function` must carry in
+(grader.feedback.causes.CAUSES) that a failing check of `mutant.function` must carry in
 results.json (`extra_data.diagnoses`).
 """
 from dataclasses import dataclass

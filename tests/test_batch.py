@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import batch
+from grader.tools import batch
 from grading import validate_results
 
 REPO = Path(__file__).resolve().parents[1]
@@ -203,8 +203,8 @@ def test_progress_bar_text():
 def test_as_root_without_run_as_warns_or_uses_the_student_account(monkeypatch):
     import io
     import pwd as pwd_module
-    from grader import batch
-    from grader.gradescope import STUDENT_USER
+    from grader.tools import batch
+    from grader.config import STUDENT_USER
     root_entry = pwd_module.getpwnam("root")
     monkeypatch.setattr(batch.os, "geteuid", lambda: 0)
     assert batch._default_run_as("someone") == "someone"

@@ -2,7 +2,7 @@
 numgrad.py, the image-cell formula and the CIFAR-10 reader.
 
 Expected arrays here come from small loop implementations written in this file, independent of
-grader/diagnoses.py, so a diagnosis is tested against a mistake made another way.
+grader/feedback/diagnoses.py, so a diagnosis is tested against a mistake made another way.
 """
 import io
 import os
@@ -12,9 +12,11 @@ import re
 import numpy as np
 import pytest
 
-from grader import config, data, diagnoses
-from grader.compare import CheckFailed, assert_close, assert_scalar_close, rel_error, unpack
-from grader.numgrad import centered, numeric_gradient_local, perturbed, sample_indices
+from grader import config
+from grader.checks import data
+from grader.feedback import mistakes
+from grader.feedback.compare import CheckFailed, assert_close, assert_scalar_close, rel_error, unpack
+from grader.checks.numgrad import centered, numeric_gradient_local, perturbed, sample_indices
 
 
 def loop_conv(x, w, b, stride, pad):
@@ -145,7 +147,7 @@ def test_a_diagnosis_fires_only_when_it_fits():
 def test_conv_simulation_equals_loops(conv_case):
     x, w, b = conv_case
     for stride, pad in ((1, 1), (2, 1), (2, 0), (3, 2)):
-        assert rel_error(diagnoses.conv(x, w, b, stride, pad), loop_conv(x, w, b, stride, pad)) < 1e-12
+        assert rel_error(mistakes.conv(x, w, b, stride, pad), loop_conv(x, w, b, stride, pad)) < 1e-12
 
 
 def test_conv_diagnoses_fire(conv_case):
@@ -153,9 +155,9 @@ def test_conv_diagnoses_fire(conv_case):
     expected = loop_conv(x, w, b, 2, 1)
     flipped = loop_conv(x, w[:, :, ::-1, ::-1], b, 2, 1)
     no_bias = loop_conv(x, w, np.zeros_like(b), 2, 1)
-    cands = [("flipped kernel", lambda: diagnoses.conv(x, w[:, :, ::-1, ::-1], b, 2, 1)),
+    cands = [("flipped kernel", lambda: mistakes.conv(x, w[:, :, ::-1, ::-1], b, 2, 1)),
              ("bias missing", expected - b.reshape(1, -1, 1, 1)),
-             ("windows not strided", lambda: diagnoses.conv(x, w, b, 2, 1, window_stride=1))]
+             ("windows not strided", lambda: mistakes.conv(x, w, b, 2, 1, window_stride=1))]
     assert "likely cause: flipped kernel" in failure(assert_close, flipped, expected, what="o",
                                                      tol=1e-7, diagnoses=cands)
     assert "likely cause: bias missing" in failure(assert_close, no_bias, expected, what="o",
@@ -167,9 +169,9 @@ def test_stride_not_applied_in_dw_fires():
     x, w = r.standard_normal((2, 3, 7, 7)), r.standard_normal((2, 3, 3, 3))
     dout = r.standard_normal((2, 2, 4, 4))
     right, wrong = loop_dw(x, dout, 3, 3, 2, 1, 2), loop_dw(x, dout, 3, 3, 2, 1, 1)
-    assert rel_error(diagnoses.conv_backward(x, w, dout, 2, 1)[1], right) < 1e-12
+    assert rel_error(mistakes.conv_backward(x, w, dout, 2, 1)[1], right) < 1e-12
     msg = failure(assert_close, wrong, right, what="dw", tol=1e-7, diagnoses=[
-        ("stride not applied in dw", lambda: diagnoses.conv_backward(x, w, dout, 2, 1, window_stride=1)[1])])
+        ("stride not applied in dw", lambda: mistakes.conv_backward(x, w, dout, 2, 1, window_stride=1)[1])])
     assert "likely cause: stride not applied in dw" in msg
 
 
@@ -180,18 +182,18 @@ def test_pool_diagnoses_fire():
                             for i in range(3)] for c in range(2)] for n in range(2)])
     loops_max = np.array([[[[x[n, c, 2 * i:2 * i + 2, 2 * j:2 * j + 2].max() for j in range(3)]
                             for i in range(3)] for c in range(2)] for n in range(2)])
-    assert rel_error(diagnoses.max_pool(x, 2, 2, 2), loops_max) == 0
+    assert rel_error(mistakes.max_pool(x, 2, 2, 2), loops_max) == 0
     msg = failure(assert_close, loops_avg, loops_max, what="pool", tol=1e-7,
-                  diagnoses=[("average pooling", lambda: diagnoses.avg_pool(x, 2, 2, 2))])
+                  diagnoses=[("average pooling", lambda: mistakes.avg_pool(x, 2, 2, 2))])
     assert "likely cause: average pooling" in msg
 
 
 def test_pool_backward_overwrite_simulation():
     x = np.array([[[[0.0, 1.0, 9.0, 2.0, 3.0]]]])     # 9 is the max of both 1x3 windows
     dout = np.array([[[[1.0, 2.0]]]])
-    right = diagnoses.max_pool_backward(x, dout, 1, 3, 2)
+    right = mistakes.max_pool_backward(x, dout, 1, 3, 2)
     assert right[0, 0, 0, 2] == 3.0
-    assert diagnoses.max_pool_backward(x, dout, 1, 3, 2, accumulate=False)[0, 0, 0, 2] == 2.0
+    assert mistakes.max_pool_backward(x, dout, 1, 3, 2, accumulate=False)[0, 0, 0, 2] == 2.0
 
 
 def test_batchnorm_axes_diagnosis_fires():
@@ -200,9 +202,9 @@ def test_batchnorm_axes_diagnosis_fires():
     gamma, beta = r.standard_normal(2), r.standard_normal(2)
     per_example = (x - x.mean(axis=(2, 3), keepdims=True)) / np.sqrt(x.var(axis=(2, 3), keepdims=True) + 1e-5)
     wrong = per_example * gamma.reshape(1, -1, 1, 1) + beta.reshape(1, -1, 1, 1)
-    right = diagnoses.scale_shift(diagnoses.normalize(x, (0, 2, 3), 1e-5), gamma, beta)
+    right = mistakes.scale_shift(mistakes.normalize(x, (0, 2, 3), 1e-5), gamma, beta)
     msg = failure(assert_close, wrong, right, what="sbn", tol=1e-7,
-                  diagnoses=diagnoses.spatial_bn_variants(x, gamma, beta, 1e-5))
+                  diagnoses=mistakes.spatial_bn_variants(x, gamma, beta, 1e-5))
     assert "likely cause: statistics per example and channel" in msg
 
 
@@ -218,9 +220,9 @@ def test_group_norm_interleaved_diagnosis_fires():
             block = x[n, chans]
             wrong[n, chans] = (block - block.mean()) / np.sqrt(block.var() + 1e-5)
     wrong = wrong * gamma + beta
-    right = diagnoses.group_norm(x, gamma, beta, 2, 1e-5)
+    right = mistakes.group_norm(x, gamma, beta, 2, 1e-5)
     msg = failure(assert_close, wrong, right, what="sgn", tol=1e-7,
-                  diagnoses=diagnoses.group_norm_variants(x, gamma, beta, 2, 1e-5))
+                  diagnoses=mistakes.group_norm_variants(x, gamma, beta, 2, 1e-5))
     assert "group c % G" in msg
 
 
@@ -320,7 +322,7 @@ def test_load_cifar10_preprocessing():
 
 def reference_forward(case, args):
     """Direct numpy versions of the forward layers that have a twin (float64)."""
-    from grader.checking import short
+    from grader.checks.checking import short
     f = short(case.function)
     a = dict(zip(case.args, args))
     x = np.asarray(a["x"], dtype=np.float64)
@@ -332,22 +334,22 @@ def reference_forward(case, args):
         return loop_conv(x, a["w"], a["b"], a["conv_param"]["stride"], a["conv_param"]["pad"])
     if f == "max_pool_forward_naive":
         p = a["pool_param"]
-        return diagnoses.max_pool(x, p["pool_height"], p["pool_width"], p["stride"])
+        return mistakes.max_pool(x, p["pool_height"], p["pool_width"], p["stride"])
     if f == "spatial_groupnorm_forward":
-        return diagnoses.group_norm(x, a["gamma"], a["beta"], a["G"], a["gn_param"].get("eps", 1e-5))
+        return mistakes.group_norm(x, a["gamma"], a["beta"], a["G"], a["gn_param"].get("eps", 1e-5))
     bn = a["bn_param"]
     axes = (0,) if x.ndim == 2 else (0, 2, 3)
     eps = bn.get("eps", 1e-5)
     if bn["mode"] == "train":
-        return diagnoses.scale_shift(diagnoses.normalize(x, axes, eps), a["gamma"], a["beta"])
+        return mistakes.scale_shift(mistakes.normalize(x, axes, eps), a["gamma"], a["beta"])
     shape = (1, -1) if x.ndim == 2 else (1, -1, 1, 1)
     x_hat = (x - np.reshape(bn["running_mean"], shape)) / np.sqrt(np.reshape(bn["running_var"], shape) + eps)
-    return diagnoses.scale_shift(x_hat, a["gamma"], a["beta"])
+    return mistakes.scale_shift(x_hat, a["gamma"], a["beta"])
 
 
 def test_twin_identities_hold_for_a_correct_layer():
     from grader import cases
-    from grader.checking import twin
+    from grader.checks.checking import twin
     checked = 0
     for case in cases.CASES:
         if case.kind != "layer" or case.dtype != "float64":

@@ -46,8 +46,9 @@ def test_unknown_command_and_options_are_errors(capsys):
 
 def test_delegation(monkeypatch):
     calls = []
-    from grader import batch, fixtures, make_starter, release
-    from grader.gradescope import build
+    from grader.tools import batch, make_starter, release
+    from grader.checks import fixtures
+    from grader.tools.gradescope import build
     monkeypatch.setattr(fixtures, "main", lambda argv: calls.append(("fixtures", argv)) or 0)
     monkeypatch.setattr(make_starter, "run",
                         lambda a: calls.append(("starter", a.check, a.src, a.dst)) or 3)
@@ -84,7 +85,7 @@ def test_delegation(monkeypatch):
 
 
 def test_report_delegation(monkeypatch):
-    from grader import batch, classreport
+    from grader.tools import batch, classreport
     calls = []
     monkeypatch.setattr(classreport, "run", lambda a: calls.append((a.results, a.out, a.names)) or 0)
     monkeypatch.setattr(batch, "run", lambda a: calls.append(("all", a.report)) or 0)

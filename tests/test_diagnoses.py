@@ -12,9 +12,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from grader import diagnoses
-from grader.compare import CheckFailed, assert_close, assert_scalar_close
-from grader.diagnoses import CAUSES, Cause, exception_causes
+from grader.feedback import mistakes
+from grader.feedback.compare import CheckFailed, assert_close, assert_scalar_close
+from grader.feedback.causes import CAUSES, Cause, exception_causes
 from grader.report import OUTPUT_HEADING
 from classbatch import CATALOGUE_PICK, CORRECT
 from grading import validate_results
@@ -37,7 +37,7 @@ def cause_keys_in_source():
     """(keys written as Cause("key", ...), every string constant) of grader/*.py, the CAUSES
     table itself left out."""
     literal, constants = set(), set()
-    for path in GRADER.glob("*.py"):
+    for path in GRADER.rglob("*.py"):
         tree = ast.parse(path.read_text())
         for node in tree.body:
             if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "CAUSES"
@@ -93,7 +93,7 @@ def test_a_candidate_that_is_right_for_the_input_explains_nothing():
 # ----------------------------------------------------------------------------------------------
 
 def test_pad0_empty_crop_is_named_for_the_empty_shapes():
-    from grader.test_conv_backward import conv_grad_shapes
+    from grader.checks.test_conv_backward import conv_grad_shapes
     case = SimpleNamespace(params={"conv_param": {"stride": 1, "pad": 0}})
     fx = SimpleNamespace(inputs={"x": np.zeros((2, 3, 5, 6))})
     hints = conv_grad_shapes(case, fx, "x")
@@ -127,11 +127,11 @@ def test_softmax_without_the_max_shift_is_named_on_large_scores():
     actual = loop_softmax_unshifted(x, y)
     assert np.isnan(actual)
     err = failure(assert_scalar_close, actual, expected, what="softmax_loss: loss", tol=1e-7,
-                  diagnoses=diagnoses.softmax_unshifted(x, y))
+                  diagnoses=mistakes.softmax_unshifted(x, y))
     assert err.diagnoses == ["softmax_loss.no_max_shift"] and "maximum" in str(err)
     # NaN for another reason (not the scores): the generic cause, not this one
     err = failure(assert_scalar_close, float("nan"), 1.0, what="softmax_loss: loss", tol=1e-7,
-                  diagnoses=diagnoses.softmax_unshifted(x - 800, y))
+                  diagnoses=mistakes.softmax_unshifted(x - 800, y))
     assert err.diagnoses == ["generic.not_finite"]
 
 
@@ -157,7 +157,7 @@ def test_group_norm_axis_mistakes_are_named(key, groups_of):
                                                             if k // 3 == c // 3])
     wrong = loop_groupnorm(x, gamma, beta, groups_of)
     err = failure(assert_close, wrong, expected, what="o", tol=1e-7,
-                  diagnoses=diagnoses.group_norm_variants(x, gamma, beta, 2, 1e-5))
+                  diagnoses=mistakes.group_norm_variants(x, gamma, beta, 2, 1e-5))
     assert err.diagnoses == [key]
 
 
@@ -172,7 +172,7 @@ def test_spatial_batchnorm_reshape_without_transpose_is_named():
     right = np.moveaxis(((cols - cols.mean(0)) / np.sqrt(cols.var(0) + 1e-5) * gamma + beta)
                         .reshape(2, 4, 5, 3), -1, 1)
     err = failure(assert_close, wrong, right, what="o", tol=1e-7,
-                  diagnoses=diagnoses.spatial_bn_layouts(x, gamma, beta, bn))
+                  diagnoses=mistakes.spatial_bn_layouts(x, gamma, beta, bn))
     assert err.diagnoses == ["spatial_batchnorm.reshape_without_transpose"]
 
 
@@ -235,12 +235,12 @@ def test_a_constant_inside_the_log_of_softmax_is_named():
     right = float(np.mean(np.log(np.exp(s).sum(axis=1)) - s[np.arange(6), y]))
     mine = float(-np.mean(np.log(p[np.arange(6), y] + 1e-10)))   # written here, not simulated
     err = failure(assert_scalar_close, mine, right, what="softmax_loss: loss", tol=1e-7,
-                  diagnoses=diagnoses.softmax_log_epsilon(x, y))
+                  diagnoses=mistakes.softmax_log_epsilon(x, y))
     assert err.diagnoses == ["softmax_loss.log_epsilon"]
 
 
 def test_a_maximum_looked_up_in_the_whole_channel_is_named():
-    from grader.test_pool_backward import pool_grad_candidates
+    from grader.feedback.catalogue import pool_grad_candidates
     r = np.random.default_rng(9)
     x = np.maximum(r.standard_normal((1, 2, 4, 4)), 0)
     x[0, 0, :2, :2] = 0   # a window of zeros: its maximum, 0, occurs elsewhere too
@@ -251,7 +251,7 @@ def test_a_maximum_looked_up_in_the_whole_channel_is_named():
             for j in range(2):
                 top = x[0, c, 2 * i:2 * i + 2, 2 * j:2 * j + 2].max()
                 mine[0, c][x[0, c] == top] += dout[0, c, i, j]
-    right = diagnoses.max_pool_backward(x, dout, 2, 2, 2)
+    right = mistakes.max_pool_backward(x, dout, 2, 2, 2)
     assert not np.allclose(mine, right)
     err = failure(assert_close, mine, right, what="dx", tol=1e-7,
                   diagnoses=pool_grad_candidates(x, dout, 2, 2, 2))
@@ -265,7 +265,7 @@ def test_extra_leading_axes_are_named():
 
 
 def test_a_padding_of_one_hard_coded_in_conv_backward_is_named():
-    from grader.test_conv_backward import conv_grad_shapes
+    from grader.checks.test_conv_backward import conv_grad_shapes
     fx = SimpleNamespace(inputs={"x": np.zeros((2, 3, 5, 6))})
     for pad, got in ((0, (2, 3, 3, 4)), (0, (2, 3, 7, 8)), (2, (2, 3, 7, 8)), (2, (2, 3, 3, 4))):
         case = SimpleNamespace(params={"conv_param": {"stride": 1, "pad": pad}})
@@ -275,7 +275,7 @@ def test_a_padding_of_one_hard_coded_in_conv_backward_is_named():
 
 
 def test_running_variance_with_eps_and_test_mode_eps_outside_are_named():
-    from grader.checking import state_diagnoses
+    from grader.checks.checking import state_diagnoses
     old, batch_var, m, eps = np.array([1.0, 2.0]), np.array([0.5, 3.0]), 0.9, 1e-3
     case = SimpleNamespace(params={"bn_param": {"momentum": m, "eps": eps}})
     fx = SimpleNamespace(inputs={"running_var": old},
@@ -291,7 +291,7 @@ def test_running_variance_with_eps_and_test_mode_eps_outside_are_named():
     right = g * (x - bn["running_mean"]) / np.sqrt(bn["running_var"] + 1e-2) + b
     mine = g * (x - bn["running_mean"]) / (np.sqrt(bn["running_var"]) + 1e-2) + b
     err = failure(assert_close, mine, right, what="out", tol=1e-7,
-                  diagnoses=diagnoses.batchnorm_test_variants(x, g, b, bn))
+                  diagnoses=mistakes.batchnorm_test_variants(x, g, b, bn))
     assert err.diagnoses == ["batchnorm.test_eps_outside"]
 
 
@@ -316,7 +316,7 @@ def about(test, function):
 
 # Realistic bugs only on a numpy that removed the use (grader/pins.txt pins one that warns).
 # Bugs that raise only from numpy 2.4: on an older numpy (the pin, 2.2.6) they warn instead
-# (a numpy note, grader/numpy_notes.py) and either pass (None) or fail another way (the key).
+# (a numpy note, grader/feedback/numpy_notes.py) and either pass (None) or fail another way (the key).
 BEFORE_NUMPY_2_4 = {"rb_np_reshape_newshape": None, "rb_conv_dot_into_element": None,
                     "rb_pool_back_int_of_where": "exception.array_to_scalar_many"}
 

@@ -1,6 +1,6 @@
 """One grading environment: grader/pins.txt is what every install path uses; a numpy other than
 Gradescope's is named at the top of the output; numpy deprecations in student code are named in
-the feedback without costing points (grader/environment.py, grader/numpy_notes.py)."""
+the feedback without costing points (grader/environment.py, grader/feedback/numpy_notes.py)."""
 import re
 import warnings
 from importlib import metadata
@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 
 import drift
-from grader import environment, numpy_notes, release
+from grader import environment
+from grader.feedback import numpy_notes
+from grader.tools import release
 from grading import grade
 
 REPO = Path(__file__).resolve().parents[1]
@@ -53,9 +55,9 @@ def test_release_and_gradescope_zip_install_from_pins_txt():
     Gradescope's setup.sh installs grader/pins.txt, which its zip ships."""
     assert "-r grader/pins.txt" in release.REQUIREMENTS.splitlines()
     assert "grader/pins.txt" in release.bundle_entries()
-    from grader.gradescope import build
+    from grader.tools.gradescope import build
     assert "grader/pins.txt" in build.zip_entries()
-    setup_sh = (REPO / "grader" / "gradescope" / "setup.sh").read_text()
+    setup_sh = (REPO / "grader" / "tools" / "gradescope" / "setup.sh").read_text()
     assert "-r grader/pins.txt" in setup_sh
     assert not re.search(r"numpy\s*[=<>]=", setup_sh + release.README)  # no second pin
 

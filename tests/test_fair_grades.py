@@ -1,4 +1,4 @@
-"""The grading policy (grader/policy.py) on whole submissions: every convention the notebook
+"""The grading policy (grader/feedback/policy.py) on whole submissions: every convention the notebook
 leaves open gets full marks, a broken function costs its own points only (its correct partner
 keeps all of its), and a shape slip costs exactly config.SHAPE_SLIP_CREDIT of each case it
 shows in, once. The variants are in tests/fair_variants.py; each is graded end to end.

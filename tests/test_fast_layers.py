@@ -440,7 +440,7 @@ LOADER = textwrap.dedent("""
     warnings.simplefilter("always")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        from grader import trusted
+        from grader.sandbox import trusted
         fl = trusted.load("fast_layers", root=sys.argv[1])
         trusted.load("fast_layers", root=sys.argv[1])  # a second import must not warn again
         r = np.random.RandomState(0)

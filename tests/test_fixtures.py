@@ -7,12 +7,13 @@ import pkgutil
 import numpy as np
 
 import grader
-from grader import casebuild, cases, config, fixtures
+from grader import casebuild, cases, config
+from grader.checks import fixtures
 
 
 def test_committed_fixtures_equal_a_fresh_regeneration():
     problems = fixtures.check(log=lambda *_: None)
-    assert not problems, "\n".join(problems) + "\n(run `python -m grader.fixtures regen`)"
+    assert not problems, "\n".join(problems) + "\n(run `python -m grader.checks.fixtures regen`)"
 
 
 def test_case_ids_are_unique_and_well_formed():
@@ -79,9 +80,10 @@ def test_convnet_cases_are_away_from_kinks():
 
 def check_functions():
     found = {}
-    for info in pkgutil.iter_modules(grader.__path__):
+    import grader.checks
+    for info in pkgutil.iter_modules(grader.checks.__path__):
         if info.name.startswith("test_"):
-            module = importlib.import_module(f"grader.{info.name}")
+            module = importlib.import_module(f"grader.checks.{info.name}")
             for name, obj in vars(module).items():
                 key = getattr(obj, "__check_key__", None)
                 if name.startswith("test_") and key:

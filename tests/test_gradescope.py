@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from grader import release
-from grader.gradescope import build
+from grader.tools import release
+from grader.tools.gradescope import build
 from grading import distinctive_solution_lines, run_as_user, validate_results
 
 REPO = Path(__file__).resolve().parents[1]
@@ -98,7 +98,7 @@ def test_zip_layout(zip_path):
     for need in ("setup.sh", "run_autograder", "setup.py", "pyproject.toml", "gradescope.env",
                  "starter/cs260/im2col_cython.pyx", "starter/cs260/layers.py",
                  "starter/cs260/datasets/get_datasets.sh", "grader/conftest.py",
-                 "grader/gradescope/run.py", "grader/pins.txt"):
+                 "grader/tools/gradescope/run.py", "grader/pins.txt"):
         assert need in names, need
     assert modes["setup.sh"] & 0o111 and modes["run_autograder"] & 0o111
     for rel in release.tree_files(REPO / "fixtures"):

@@ -20,7 +20,7 @@ import pytest
 
 import grader
 from grader import config
-from grader.gradescope import STUDENT_USER
+from grader.config import STUDENT_USER
 from grading import in_ci, run_as_user
 from test_gradescope import max_score, run_autograder, solution_files
 
@@ -138,7 +138,7 @@ def test_every_grader_module_imports_on_this_python(root):
     """Gradescope's Python (3.10): no module of the grader uses anything newer."""
     names = [m.name for m in pkgutil.walk_packages(grader.__path__, "grader.")
              if not m.name.rsplit(".", 1)[-1].startswith(("test_", "conftest"))]
-    assert "grader.worker" in names and "grader.gradescope.run" in names
+    assert "grader.sandbox.worker" in names and "grader.tools.gradescope.run" in names
     for name in names:
         importlib.import_module(name)
     source = Path(grader.__file__).parent

@@ -9,7 +9,7 @@ call) every other check still passes, so the attack did not disturb the rest of 
 
 Two attacks depend on the deployment rather than on the grader process: overwriting
 results.json from a process that outlives the grader, and reading the fixture files. They are
-run the way Gradescope runs (grader/gradescope/run.py, student code as an unprivileged user);
+run the way Gradescope runs (grader/tools/gradescope/run.py, student code as an unprivileged user);
 those tests need root and a user who can run this Python, and skip otherwise (fail in CI:
 tests/grading.py run_as_user).
 """
@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 
 from grader import config
-from grader.gradescope import GRADING_TIMEOUT_S
+from grader.config import GRADING_TIMEOUT_S
 from grader.report import INTERNAL_ERROR
 from grading import grade, run_as_user, validate_results
 from mutants import SOLUTION, USED_BY, apply_patch, write_submission
@@ -192,7 +192,7 @@ def _stop_daemon(marker):
 def deployed(tmp_path_factory):
     """(root, user): a folder laid out like Gradescope's /autograder (source/ holding the
     grader, the fixtures and the trusted starter; submission/; results/), graded through
-    grader/gradescope/run.py, which locks source/ and results/ away from `user`."""
+    grader/tools/gradescope/run.py, which locks source/ and results/ away from `user`."""
     user = run_as_user()
     root = tmp_path_factory.mktemp("autograder")
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "_trusted")
@@ -210,7 +210,7 @@ def run_deployed(deployed, submission, pytest_args=""):
     shutil.copytree(submission, target)
     env = dict(os.environ, AUTOGRADER_PYTEST_ARGS=pytest_args)
     env.pop("CS260_DATA_DIR", None)
-    proc = subprocess.run([sys.executable, "-m", "grader.gradescope.run", "--root", str(root),
+    proc = subprocess.run([sys.executable, "-m", "grader.tools.gradescope.run", "--root", str(root),
                            "--run-as", user], cwd=root / "source", env=env,
                           capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

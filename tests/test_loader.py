@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from grader import config
-from grader.loader import load_submission
+from grader.sandbox.loader import load_submission
 
 STUB = 'def conv_forward_naive(x, w, b, conv_param):\n    raise NotImplementedError("stub")\n'
 LAYERS = "def conv_forward_naive(x, w, b, conv_param):\n    return 'student layers'\n"
@@ -235,7 +235,7 @@ def test_default_trusted_root_comes_from_env(tmp_path, starter, monkeypatch):
 
 
 def test_overlay_runs_in_the_worker(tmp_path, starter):
-    from grader.client import Worker
+    from grader.sandbox.client import Worker
     sub = load(tmp_path, write_files(tmp_path / "sub", {"layers.py": LAYERS, "cnn.py": CNN}),
                starter)
     with Worker(sub.root, timeout=10) as w:
@@ -245,8 +245,8 @@ def test_overlay_runs_in_the_worker(tmp_path, starter):
 
 def test_real_starter_overlay_and_trusted_fast_layers(tmp_path):
     """Integration with the repo's starter package (skipped until it is generated)."""
-    from grader import trusted
-    from grader.client import StudentError, Worker
+    from grader.sandbox import trusted
+    from grader.sandbox.client import StudentError, Worker
     root = trusted.trusted_starter_root()
     if not (root / "fast_layers.py").is_file():
         pytest.skip(f"no starter package at {root}")

@@ -3,7 +3,7 @@ fast code earn nothing, with a message that says why, and everything else keeps 
 
 Each submission is the solution with one file of tests/naive_subs/ patched into its layers.py
 (tests/mutants.apply_patch). The naive sections run in a worker whose cs260 has stubs in place
-of the fast layers, im2col and the sandwich layers (grader/naive.py); the other sections keep
+of the fast layers, im2col and the sandwich layers (grader/sandbox/naive.py); the other sections keep
 the real fast layers. An honest vectorised submission (tests/alt_correct/vectorized: stride
 tricks + einsum) keeps every point: tests/test_alt_correct.py. The worker-level parts (the stub
 modules import, every name raises, blocked convolution libraries) are tested here directly.
@@ -15,10 +15,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader import config, naive
-from grader.client import StudentError, Worker, WorkerGroup
-from grader.loader import load_submission
-from grader.trusted import trusted_starter_root
+from grader import config
+from grader.sandbox import naive
+from grader.sandbox.client import StudentError, Worker, WorkerGroup
+from grader.sandbox.loader import load_submission
+from grader.sandbox.trusted import trusted_starter_root
 from grading import grade, validate_results
 from mutants import SOLUTION, apply_patch, write_submission
 
@@ -36,7 +37,7 @@ DELEGATES = {
     "delegate_saved": {"conv_backward_naive": "conv_backward_naive called conv_forward_fast",
                        "max_pool_backward_naive":
                            "max_pool_backward_naive called max_pool_forward_fast"},
-    # Its backward passes are honest: graded on the standard cache (grader/policy.py), they keep
+    # Its backward passes are honest: graded on the standard cache (grader/feedback/policy.py), they keep
     # their points; only the forwards that call im2col lose theirs.
     "delegate_im2col": {"conv_forward_naive": CONV_IM2COL, "max_pool_forward_naive": POOL_IM2COL},
 }

@@ -188,8 +188,7 @@ FAKE_CHECKS = '''
 import pytest
 from types import SimpleNamespace
 from gradescope_utils.autograder_utils.decorators import number, tags, visibility, weight
-from grader.client import StudentError
-from grader.plugin import require_file
+from grader.sandbox.client import StudentError
 
 
 @weight(6)
@@ -205,7 +204,7 @@ def test_conv(case):
     if case == "b":
         raise StudentError("exception", "conv_forward_naive raised ValueError: bad shape",
                            "Traceback (student frames)\\n  File layers.py, line 3", "hello from student")
-    if case == "c":  # as grader/compare.py reports a wrong result
+    if case == "c":  # as grader/feedback/compare.py reports a wrong result
         raise AssertionError("conv_forward_naive: out differs from the expected output\\nmax error 1.0")
 
 

@@ -1,12 +1,12 @@
-"""grader/pointers.py: what the failing cases have in common, exceptions explained by their case,
+"""grader/feedback/pointers.py: what the failing cases have in common, exceptions explained by their case,
 and the "what to fix first" lines, on results made here (no grading run)."""
 from types import SimpleNamespace
 
 import pytest
 
-from grader import pointers
+from grader.feedback import pointers
 from grader.cases import BY_ID, CASES
-from grader.diagnoses import CAUSES
+from grader.feedback.causes import CAUSES
 from grader.report import ItemResult, summary_output, visible_summary_output
 
 

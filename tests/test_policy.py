@@ -1,12 +1,13 @@
-"""Unit tests of the grading policy (grader/policy.py) and of its scoring (partial credit in
+"""Unit tests of the grading policy (grader/feedback/policy.py) and of its scoring (partial credit in
 grader/report.py). Expected gradients here are written out by hand or by small loops in this
 file, not taken from the policy itself."""
 import numpy as np
 import pytest
 
-from grader import config, policy, report
+from grader import config, report
+from grader.feedback import policy
 from grader.cases import BY_ID
-from grader.compare import CheckFailed, assert_close
+from grader.feedback.compare import CheckFailed, assert_close
 
 TOL = config.TOL_FLOAT64
 

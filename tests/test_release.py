@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from grader import config, release
+from grader import config
+from grader.tools import release
 from grading import distinctive_solution_lines, validate_results
 
 REPO = Path(__file__).resolve().parents[1]
@@ -129,7 +130,7 @@ def test_layout(files):
                  "cs260/im2col_cython.pyx", "cs260/datasets/get_datasets.sh",
                  f"{release.TRUSTED_IN_BUNDLE}/layers.py",
                  f"{release.TRUSTED_IN_BUNDLE}/im2col_cython.pyx", "grader/conftest.py",
-                 "grader/plugin.py", "grader/trusted.py"):
+                 "grader/plugin.py", "grader/sandbox/trusted.py"):
         assert need in files, need
     assert any(n.startswith("fixtures/public/") for n in files)
     assert not any(n.startswith(("solution/", "starter/", "tests/")) for n in files)
@@ -158,7 +159,7 @@ def hidden_cases():
 
 def test_no_hidden_case_is_named(files):
     """No file of the bundle names a hidden case: not its id, its name or its seed (searched here
-    independently of grader.release's check); the hidden checks' points may be shown."""
+    independently of grader.tools.release's check); the hidden checks' points may be shown."""
     assert "grader/cases.py" in files and f"grader/{release.HIDDEN_CASES_FILE}" not in files
     texts = {rel: data.decode("utf-8", "replace") for rel, data in files.items()}
     for case in hidden_cases():

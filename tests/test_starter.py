@@ -34,8 +34,8 @@ MARKER_LINE = re.compile(r"^(\s*)### (BEGIN|END) SOLUTION$")
 
 
 def _load_make_starter():
-    """grader/make_starter.py under a private name (the test must not depend on how grader is installed)."""
-    spec = importlib.util.spec_from_file_location("_make_starter_under_test", REPO / "grader" / "make_starter.py")
+    """grader/tools/make_starter.py under a private name (the test must not depend on how grader is installed)."""
+    spec = importlib.util.spec_from_file_location("_make_starter_under_test", REPO / "grader" / "tools" / "make_starter.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -95,7 +95,7 @@ def test_check_command_line_exit_status(tmp_path):
 
 
 def test_module_entry_point_checks_the_repo():
-    done = subprocess.run([sys.executable, "-m", "grader.make_starter", "--check"], cwd=REPO,
+    done = subprocess.run([sys.executable, "-m", "grader.tools.make_starter", "--check"], cwd=REPO,
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
 

@@ -103,9 +103,9 @@ def test_cycle_finder_finds_a_cycle():
 
 def test_import_graph_sees_function_level_and_relative_imports():
     graph = import_graph()
-    assert "grader.config" in graph["grader.client"]            # from . import config
-    assert "grader.loader" in graph["grader.plugin"]            # inside a fixture
-    assert "grader.gradescope" in graph["grader.gradescope.build"]
+    assert "grader.config" in graph["grader.sandbox.client"]            # from . import config
+    assert "grader.sandbox.loader" in graph["grader.plugin"]            # inside a fixture
+    assert "grader.tools.release" in graph["grader.tools.gradescope.build"]
 
 
 def test_grader_has_no_import_cycle():
@@ -140,8 +140,8 @@ def declared_flags():
 
 def test_flag_finder_sees_literal_declarations():
     flags = dict(declared_flags())
-    assert flags["--jobs"].startswith("grader.batch:")        # parser.add_argument("--jobs", ...)
-    assert flags["--block-import"].startswith("grader.worker:")
+    assert flags["--jobs"].startswith("grader.tools.batch:")        # parser.add_argument("--jobs", ...)
+    assert flags["--block-import"].startswith("grader.sandbox.worker:")
 
 
 def test_shared_options_are_declared_only_in_grader_options():
@@ -266,3 +266,58 @@ def test_functions_are_short():
     assert long == {}, f"functions over {MAX_LINES} lines (split them where it reads better): {long}"
     gone = [name for name in LONG_ALLOWED if sizes.get(name, 0) <= MAX_LINES]
     assert gone == [], f"short now or gone: drop them from LONG_ALLOWED: {gone}"
+
+
+# ----------------------------------------------------------------------------------------------
+# Rooms and the one-way flow (docs/ARCHITECTURE.md draws them)
+# ----------------------------------------------------------------------------------------------
+
+# The rooms in flow order: a module imports only from its own room or an earlier one.
+FLOW = ("base", "sandbox", "feedback", "checks", "report", "tools")
+REPORT_MODULES = {"grader.plugin", "grader.conftest", "grader.report"}
+
+
+def room_of(module):
+    """The room of a grader module: its subpackage, the report modules, or the base on top."""
+    parts = module.split(".")
+    if len(parts) > 2 and parts[1] in ("sandbox", "feedback", "checks", "tools"):
+        return parts[1]
+    if len(parts) == 2 and parts[1] in ("sandbox", "feedback", "checks", "tools"):
+        return parts[1]
+    if module == "grader.__main__":
+        return "tools"
+    return "report" if module in REPORT_MODULES else "base"
+
+
+def backward_imports(graph):
+    """(importer, imported) pairs that run against FLOW."""
+    return sorted((a, b) for a, targets in graph.items() for b in targets
+                  if FLOW.index(room_of(b)) > FLOW.index(room_of(a)))
+
+
+def test_flow_finder_sees_a_backward_import():
+    graph = {"grader.sandbox.client": {"grader.feedback.causes", "grader.config"},
+             "grader.checks.checking": {"grader.sandbox.client"}}
+    assert backward_imports(graph) == [("grader.sandbox.client", "grader.feedback.causes")]
+    assert room_of("grader.tools.gradescope.run") == "tools"
+    assert room_of("grader.checks") == "checks"
+
+
+def test_imports_follow_the_flow():
+    found = backward_imports(import_graph())
+    assert found == [], ("imports against the flow " + " -> ".join(FLOW) + ": "
+                         + "; ".join(f"{a} imports {b}" for a, b in found))
+
+
+def test_check_files_import_no_other_check_file_and_not_the_plugin():
+    graph = import_graph()
+    checks = [m for m in graph if m.startswith("grader.checks.test_")]
+    assert len(checks) >= 10
+    bad = [(m, t) for m in checks for t in graph[m]
+           if t.startswith("grader.checks.test_") or t in REPORT_MODULES]
+    assert bad == [], "check files importing another check file or the plugin: " + str(bad)
+
+
+def test_architecture_doc_draws_the_flow_in_this_order():
+    text = (REPO / "docs" / "ARCHITECTURE.md").read_text()
+    assert "rooms, in flow order: " + " -> ".join(FLOW) in text

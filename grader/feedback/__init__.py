@@ -1,0 +1,1 @@
+"""What a failing check tells the student: comparisons, the grading policy, likely causes, pointers."""

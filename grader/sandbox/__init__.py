@@ -1,0 +1,1 @@
+"""Running student code: the loader, the worker process and its client, the data-only protocol."""

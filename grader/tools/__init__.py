@@ -1,0 +1,1 @@
+"""The instructors' tools: grade-all, the class report, the releases, make-starter."""
