@@ -37,7 +37,8 @@ setup(
     packages=find_packages(include=["grader", "grader.*"]),
     install_requires=PINS + ["imageio>=2.31", "pillow>=10"],
     extras_require={"bench": ["torch==2.13.0"],
-                    "report": ["matplotlib>=3.7"]},  # the class report's pictures
+                    "report": ["matplotlib>=3.7"],   # the class report's pictures
+                    "lint": ["ruff==0.17.6"]},       # the style CI keeps (pyproject.toml [tool.ruff])
     ext_modules=cythonize(extensions, language_level=3),
     zip_safe=False,
 )

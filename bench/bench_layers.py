@@ -351,7 +351,8 @@ def print_table(results, args):
         print(fmt.format(*line))
     print(f"\nGEMM peak (2048x2048 float64 matmul, alone): "
           f"{PEAK_FLOPS / peak / 1e9:.1f} GFLOP/s" if peak else "\nGEMM peak: not measured", end="; ")
-    print(f"memory bandwidth (64 MB copy, one thread, read + write): {gbs:.1f} GB/s" if gbs else "bandwidth: not measured")
+    print(f"memory bandwidth (64 MB copy, one thread, read + write): {gbs:.1f} GB/s" if gbs
+          else "bandwidth: not measured")
     print_gemm_bounds(results.get("gemm", []), ours, args, gbs)
 
 
@@ -439,16 +440,18 @@ def main():
     print(f"cs260 fast layers ({args.tree}), {os.cpu_count()} cores, {start}; {start_load} at the start, "
           f"{'%d busy-loop processes beside every child; ' % args.load if args.load else ''}"
           f"{load_text()} at the end; {'; '.join(n for n in notes.values() if n)}")
-    print(f"Each contender in its own fresh process, alone; {args.rounds} rounds, order rotated; per process the "
-          f"{args.stat} of {args.repeats} calls, then the median over the rounds.\nx torch: torch's time / ours (above 1: "
-          "ours is faster), (rounds): its range over the rounds; gemm: the layer's own GEMMs\n(2-threaded "
-          "matmuls, alone); copy: x and the output (pools: and the argmax) at the measured bandwidth.\n")
+    print(f"Each contender in its own fresh process, alone; {args.rounds} rounds, order rotated; per process "
+          f"the {args.stat} of {args.repeats} calls, then the median over the rounds.\nx torch: torch's time / "
+          "ours (above 1: ours is faster), (rounds): its range over the rounds; gemm: the layer's own "
+          "GEMMs\n(2-threaded matmuls, alone); copy: x and the output (pools: and the argmax) at the "
+          "measured bandwidth.\n")
     print_table(results, args)
     print("\nShare of the CPUs used by other processes while each contender's children ran (max over rounds): "
           + ", ".join(f"{c} {100 * max(v):.0f}%" for c, v in OTHERS.items()))
     if max((max(v) for v in OTHERS.values()), default=0) > BUSY_LIMIT:
-        print(f"WARNING: above {100 * BUSY_LIMIT:.0f}%: other processes slow the 2-threaded contenders (torch, the GEMMs, "
-              "the peak) far more than ours,\nso x torch and ours/gemm come out too favourable (docs/PERFORMANCE.md).")
+        print(f"WARNING: above {100 * BUSY_LIMIT:.0f}%: other processes slow the 2-threaded contenders "
+              "(torch, the GEMMs, the peak) far more than ours,\nso x torch and ours/gemm come out too favourable "
+              "(docs/PERFORMANCE.md).")
     if args.check:
         print_check(plain, results, args)
 

@@ -129,7 +129,8 @@ def main():
     print(f"ThreeLayerConvNet training step, batch {BATCH}; medians of {args.rounds} rounds x {args.repeats} steps "
           f"per setting, in turns; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     print("ours: model.loss called plainly / as Solver.train calls it (single_threaded_blas)")
-    print(f"{'dtype':8} {'ours ms':>8} {'in Solver':>10} {'torch ms':>9} {'ours / torch':>13} {'in Solver / torch':>18}")
+    print(f"{'dtype':8} {'ours ms':>8} {'in Solver':>10} {'torch ms':>9} {'ours / torch':>13} "
+          f"{'in Solver / torch':>18}")
     for dtype, mine, solver, theirs in rows:
         if theirs:
             print(f"{dtype:8} {mine:8.1f} {solver:10.1f} {theirs:9.1f} {mine / theirs:13.2f} "

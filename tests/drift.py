@@ -13,7 +13,6 @@ newer numpy rejects) and broken code.
 """
 import argparse
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path

@@ -6,7 +6,6 @@ import pkgutil
 
 import numpy as np
 
-import grader
 from grader import casebuild, cases, config
 from grader.checks import fixtures
 

@@ -1,7 +1,6 @@
 """Finding the student's files in a submission and overlaying them on the trusted starter."""
 import os
 import zipfile
-from pathlib import Path
 
 import pytest
 

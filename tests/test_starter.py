@@ -35,7 +35,8 @@ MARKER_LINE = re.compile(r"^(\s*)### (BEGIN|END) SOLUTION$")
 
 def _load_make_starter():
     """grader/tools/make_starter.py under a private name (the test must not depend on how grader is installed)."""
-    spec = importlib.util.spec_from_file_location("_make_starter_under_test", REPO / "grader" / "tools" / "make_starter.py")
+    path = REPO / "grader" / "tools" / "make_starter.py"
+    spec = importlib.util.spec_from_file_location("_make_starter_under_test", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -222,7 +223,8 @@ def _calls(cs):
         ("conv_backward_naive", lambda: L.conv_backward_naive(x4, None)),
         ("max_pool_forward_naive", lambda: L.max_pool_forward_naive(x4, pool_param)),
         ("max_pool_backward_naive", lambda: L.max_pool_backward_naive(x4, None)),
-        ("spatial_batchnorm_forward", lambda: L.spatial_batchnorm_forward(x4, np.ones(3), np.zeros(3), {"mode": "train"})),
+        ("spatial_batchnorm_forward",
+         lambda: L.spatial_batchnorm_forward(x4, np.ones(3), np.zeros(3), {"mode": "train"})),
         ("spatial_batchnorm_backward", lambda: L.spatial_batchnorm_backward(x4, None)),
         ("spatial_groupnorm_forward",
          lambda: L.spatial_groupnorm_forward(x4, np.ones((1, 3, 1, 1)), np.zeros((1, 3, 1, 1)), 3, {})),

@@ -5,9 +5,7 @@ Nothing is imported or run here: these facts are about the code as written, so a
 trust the layout docs/ARCHITECTURE.md describes.
 """
 import ast
-from pathlib import Path
 
-import pytest
 
 from grading import REPO
 

@@ -1,5 +1,4 @@
 """Section 2b: the naive convolution backward pass, conv_backward_naive."""
-from grader.feedback import mistakes as bugs
 from grader.feedback import causes
 from grader.feedback.catalogue import conv_grad_candidates
 from grader.cases import check

@@ -1,9 +1,7 @@
 """Section 3b: the naive max-pooling backward pass, max_pool_backward_naive."""
-from grader.feedback import mistakes as bugs
 from grader.feedback.catalogue import pool_grad_candidates
 from grader.cases import check
 from grader.checks.checking import run_backward_check
-from grader.feedback.causes import Cause
 
 
 def pool_grad_mistakes(case, fx, g):

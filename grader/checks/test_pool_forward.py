@@ -1,7 +1,5 @@
 """Section 3: the naive max-pooling forward pass, max_pool_forward_naive."""
-import numpy as np
 
-from grader.feedback import mistakes as bugs
 from grader.feedback.catalogue import pool_candidates
 from grader.cases import check
 from grader.checks.checking import check_forward, require_file

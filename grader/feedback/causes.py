@@ -79,8 +79,10 @@ CAUSES = {
     "spatial_batchnorm.stats_whole_batch": "spatial batchnorm: one mean for the whole batch",
     "spatial_batchnorm.reshape_without_transpose": "spatial batchnorm: reshaped to (N*H*W, C) without the transpose",
     "spatial_batchnorm.not_transposed_back": "spatial batchnorm: output reshaped back without the transpose",
-    "spatial_batchnorm_backward.dx_not_transposed_back": "spatial batchnorm backward: dx reshaped back without the transpose",
-    "spatial_batchnorm_backward.dout_reshape_without_transpose": "spatial batchnorm backward: dout reshaped without the transpose",
+    "spatial_batchnorm_backward.dx_not_transposed_back":
+        "spatial batchnorm backward: dx reshaped back without the transpose",
+    "spatial_batchnorm_backward.dout_reshape_without_transpose":
+        "spatial batchnorm backward: dout reshaped without the transpose",
     # group norm
     "group_norm.interleaved_groups": "group norm: channel c in group c % G (strided groups)",
     "group_norm.ignores_G": "group norm: G ignored (one group)",
