@@ -65,7 +65,7 @@ def report(graded, tmp_path_factory):
 
 
 def test_results_files_are_found_at_any_depth_and_keyed_by_submission(tmp_path):
-    from grader.tools.classreport import find_results
+    from grader.tools.classreport.summary import find_results
     for rel in ("submission_1/results/results.json", "submission_2/results.json",
                 "deep/a/results.json", "deep/b/results.json", ".hidden/results.json"):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -85,14 +85,14 @@ def test_results_files_are_found_at_any_depth_and_keyed_by_submission(tmp_path):
      "test 2: score or max_score is not a number"),
 ])
 def test_bad_result_files_are_skipped_with_the_reason(tmp_path, text, why):
-    from grader.tools.classreport import load_student
+    from grader.tools.classreport.summary import load_student
     (tmp_path / "results.json").write_text(text)
     student, reason = load_student("s", tmp_path / "results.json")
     assert student is None and why in reason
 
 
 def test_a_fallback_results_json_means_not_graded(tmp_path):
-    from grader.tools.classreport import load_student
+    from grader.tools.classreport.summary import load_student
     from grader.report import fallback_json
     (tmp_path / "results.json").write_text(json.dumps(fallback_json(
         0, "Not graded: grading did not finish within 520 s.")))

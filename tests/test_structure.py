@@ -49,12 +49,14 @@ def imported_modules(name, path, known):
                 base = ".".join(package + ([base] if base else []))
             found.add(base)
             found.update(f"{base}.{a.name}" for a in node.names)
-    # Importing a submodule runs its parent packages first.
-    edges = set()
+    # Importing a submodule runs its parent packages first (except those `name` is inside: they
+    # ran before it, and a package's __init__ importing its own submodules is no cycle).
+    edges = set(found)
     for module in found:
         parts = module.split(".")
-        edges.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
-    return {m for m in edges if m in known and m != name}
+        edges.update(".".join(parts[:i]) for i in range(1, len(parts)))
+    inside = {".".join(name.split(".")[:i]) for i in range(1, name.count(".") + 1)}
+    return {m for m in edges if m in known and m != name and (m in found or m not in inside)}
 
 
 def import_graph():
