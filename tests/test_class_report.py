@@ -1,5 +1,5 @@
-"""The class report (`python -m grader report`), built from the session's class of 43 graded
-submissions (tests/classbatch.py) plus three result files that must be skipped (truncated,
+"""The class report (`python -m grader report`), built from the session's class of graded
+submissions (tests/classbatch.py, its size derived from its parts) plus three result files that must be skipped (truncated,
 from another grader, a missing field): its counts, its anonymity, `grade-all --report`, and the
 page opened in a real headless Chromium (screenshot non-blank, pictures drawn, no console error).
 """
