@@ -98,13 +98,17 @@ def class_batch(tmp_path_factory):
 
 
 # ----------------------------------------------------------------------------------------------
-# The e2e marker: every test that grades a whole submission, found by a rule, not by hand
+# The e2e marker: every test that runs a whole program (above all: grades a whole submission),
+# found by a rule, not by hand
 # ----------------------------------------------------------------------------------------------
 
-# A test grades a whole submission when its code, a fixture it uses or a helper of tests/ that
-# either calls reaches one of these: a `pytest grader` run (a code object holding both strings),
-# the grader's command line asked to grade ("grade", "grade-all"), run_autograder, or grade_all.
-E2E_NAMES = {"grade", "grade_all", "grade_class", "run_autograder", "class_batch"}
+# A test is end to end when its code, a fixture it uses or a helper of tests/ that either calls
+# runs a whole program of the project: a `pytest grader` run (a code object holding both
+# strings), the grader's command line asked to grade ("grade", "grade-all"), run_autograder,
+# grade_all, or any other program started with subprocess (an install, the notebook, a
+# benchmark, a command's --help). Worker processes started through grader.sandbox.client are
+# not programs of their own: those tests stay in the inner loop.
+E2E_NAMES = {"grade", "grade_all", "grade_class", "run_autograder", "class_batch", "subprocess"}
 E2E_STRINGS = ({"pytest", "grader"}, {"grade"}, {"grade-all"}, {"run_autograder"})
 TESTS_DIR = Path(__file__).resolve().parent
 
@@ -117,7 +121,7 @@ def _code_objects(code):
 
 
 def _grades(fn, seen):
-    """True if `fn` (a function of tests/) grades a whole submission, by the rule above."""
+    """True if `fn` (a function of tests/) runs a whole program, by the rule above."""
     fn = getattr(fn, "__wrapped__", fn)
     code = getattr(fn, "__code__", None)
     if code is None or code in seen or not code.co_filename.startswith(str(TESTS_DIR)):
@@ -135,8 +139,8 @@ def _grades(fn, seen):
 
 
 def pytest_collection_modifyitems(config, items):
-    """Mark e2e every test that grades a whole submission (the rule above) and run them last,
-    so `pytest tests -m "not e2e"` is the quick inner loop."""
+    """Mark e2e every test that runs a whole program (the rule above) and run them last, so
+    `pytest tests -m "not e2e"` is the quick inner loop."""
     for item in items:
         fixtures = getattr(item, "_fixtureinfo", None)
         defs = fixtures.name2fixturedefs.values() if fixtures is not None else ()
