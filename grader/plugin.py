@@ -413,8 +413,10 @@ def _record(state, item, call, test_report):
     else:
         result.outcome = report.FAILED if test_report.when == "call" else report.ERROR
         # longreprtext: pytest's traceback, pruned of pytest's own frames.
+        from grader.casebuild import Case
         callspec = getattr(item, "callspec", None)
         case = callspec.params.get("case") if callspec is not None else None
+        case = case if isinstance(case, Case) else None   # a check's own parameter otherwise
         by_student = _record_failure(state, result, call.excinfo, test_report.longreprtext, case)
         _add_numpy_notes(state, result)
         if by_student and item.config.option.tbstyle == "auto":

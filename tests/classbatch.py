@@ -1,7 +1,8 @@
-"""A class of submissions (its size is derived from its parts below), graded once per test session by `grade-all` (tests/conftest.py's
-`class_batch` fixture): the realistic-bug corpus (tests/realistic_bugs.py), a few mutants of the
-catalogue (tests/mutants.py), three correct submissions (the solution and tests/alt_correct/)
-and five broken ones (nothing usable, an empty folder, a syntax error, a hang, a crash).
+"""A class of submissions (its size derived from its parts below), graded once per test session by
+`grade-all` (tests/conftest.py's `class_batch` fixture): the realistic-bug corpus
+(tests/realistic_bugs.py), a few mutants of the catalogue (tests/mutants.py), three correct
+submissions (the solution and tests/alt_correct/) and five broken ones (nothing usable, an empty
+folder, a syntax error, a hang, a crash).
 
 The folder looks like an unzipped Gradescope export: EXPORT/<submission>/cs260/... . Grading
 runs without CIFAR-10 (the training check is skipped) and with a short worker timeout, so the

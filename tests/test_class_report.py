@@ -1,7 +1,8 @@
 """The class report (`python -m grader report`), built from the session's class of graded
-submissions (tests/classbatch.py, its size derived from its parts) plus three result files that must be skipped (truncated,
-from another grader, a missing field): its counts, its anonymity, `grade-all --report`, and the
-page opened in a real headless Chromium (screenshot non-blank, pictures drawn, no console error).
+submissions (tests/classbatch.py, its size derived from its parts) plus three result files that
+must be skipped (truncated, from another grader, a missing field): its counts, its anonymity,
+`grade-all --report`, and the page opened in a real headless Chromium (screenshot non-blank,
+pictures drawn, no console error).
 """
 import csv
 import json

@@ -188,6 +188,7 @@ FAKE_CHECKS = '''
 import pytest
 from types import SimpleNamespace
 from gradescope_utils.autograder_utils.decorators import number, tags, visibility, weight
+from grader.checks.checking import require_file
 from grader.sandbox.client import StudentError
 
 
