@@ -21,6 +21,7 @@ from grader.plugin import (  # noqa: E402,F401 - pytest finds hooks and fixtures
     pytest_sessionfinish,
     pytest_terminal_summary,
     pytest_unconfigure,
+    slips,
     submission,
     worker,
     workers,

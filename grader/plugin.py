@@ -425,18 +425,28 @@ def _record(state, item, call, test_report):
             state.reports[item.nodeid] = test_report   # _point_out may add to the message
 
 
+SLIPS = pytest.StashKey()   # item.stash: the item's shape-slip ledger (the `slips` fixture)
+
+
+@pytest.fixture
+def slips(request):
+    """This check item's shape-slip ledger (grader/feedback/policy.py), kept in its stash: the
+    check passes it to its comparisons, and the item is scored from it when it has run."""
+    from grader.feedback import policy
+    return request.node.stash.setdefault(SLIPS, policy.Ledger())
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item):
-    """Open one policy ledger per item, so a shape slip (grader/feedback/policy.py) costs it a fixed part."""
-    from grader.feedback import policy
-    with policy.item_ledger() as ledger:
-        try:
-            return (yield)
-        finally:
-            if ledger.slips:
-                item.user_properties.insert(0, ("output", ledger.message()))
-                item.user_properties.append(("credit", ledger.credit))
-                item.user_properties.append(("diagnoses", ledger.KEY))
+    """Score the item's shape slips (its `slips` ledger): a slip costs it a fixed part, once."""
+    try:
+        return (yield)
+    finally:
+        ledger = item.stash.get(SLIPS, None)
+        if ledger is not None and ledger.slips:
+            item.user_properties.insert(0, ("output", ledger.message()))
+            item.user_properties.append(("credit", ledger.credit))
+            item.user_properties.append(("diagnoses", ledger.KEY))
 
 
 @pytest.hookimpl(wrapper=True)

@@ -109,18 +109,19 @@ def test_relu_kink_accepts_values_between_zero_and_dout_only():
     assert policy.relu_accepted(x, dout, away, ref, TOL)[0] == 0.0
 
 
-def test_shape_slip_is_charged_inside_an_item_and_refused_outside():
+def test_shape_slip_is_charged_to_the_items_ledger_and_refused_without_one():
     values = np.arange(4.0)
     with pytest.raises(CheckFailed, match="wrong shape"):
         assert_close(values.reshape(1, 4), values, what="running_mean", tol=TOL)
-    with policy.item_ledger() as ledger:
-        assert_close(values.reshape(1, 4), values, what="running_mean", tol=TOL)
-        assert_close(values.reshape(4, 1), values, what="running_var", tol=TOL)
-        with pytest.raises(CheckFailed, match="does not match"):   # values still compared
-            assert_close(values.reshape(1, 4) + 1, values, what="running_mean", tol=TOL)
-        with pytest.raises(CheckFailed, match="wrong shape"):      # not a size-1 difference
-            assert_close(np.arange(8.0).reshape(2, 4), np.arange(8.0), what="o", tol=TOL)
+    ledger = policy.Ledger()
+    assert_close(values.reshape(1, 4), values, what="running_mean", tol=TOL, slips=ledger)
+    assert_close(values.reshape(4, 1), values, what="running_var", tol=TOL, slips=ledger)
+    with pytest.raises(CheckFailed, match="does not match"):   # values still compared
+        assert_close(values.reshape(1, 4) + 1, values, what="running_mean", tol=TOL, slips=ledger)
+    with pytest.raises(CheckFailed, match="wrong shape"):      # not a size-1 difference
+        assert_close(np.arange(8.0).reshape(2, 4), np.arange(8.0), what="o", tol=TOL, slips=ledger)
     assert ledger.credit == config.SHAPE_SLIP_CREDIT
+    assert policy.Ledger().credit == 1.0   # another item's ledger is untouched
     text = ledger.message()
     assert "running_mean has shape (1, 4), expected (4,)" in text and "charged once" in text
     assert policy.squeezed_equal((1, 3, 1, 1), (3,)) and not policy.squeezed_equal((3,), (3,))

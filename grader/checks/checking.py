@@ -57,7 +57,7 @@ def call_forward(worker, case, inputs):
     return out, cache, after
 
 
-def check_state(case, after, fx, inputs_text):
+def check_state(case, after, fx, inputs_text, slips=None):
     """Compare the dict argument named by case.state after the call with the fixture."""
     name, keys = case.state
     held = after[case.args.index(name)] if after is not None else None
@@ -72,7 +72,7 @@ def check_state(case, after, fx, inputs_text):
         assert_close(held[key], fx.expected[f"state.{key}"], what=f"{fname}: {name}['{key}'] "
                      f"after the call", inputs=inputs_text, tol=case.tol,
                      floor=floor_for(fx.expected[f"state.{key}"], case.floor_rel),
-                     diagnoses=state_diagnoses(case, fx, key))
+                     diagnoses=state_diagnoses(case, fx, key), slips=slips)
 
 
 def state_diagnoses(case, fx, key):
@@ -95,7 +95,7 @@ def state_diagnoses(case, fx, key):
     ]
 
 
-def check_forward(worker, case, diagnoses=(), shape_hints=()):
+def check_forward(worker, case, diagnoses=(), shape_hints=(), slips=None):
     """The forward output (and state) of `case` against its fixture; returns (out, fixture)."""
     fx = load_fixture(case)
     text = case_inputs_text(case, fx.inputs)
@@ -105,10 +105,10 @@ def check_forward(worker, case, diagnoses=(), shape_hints=()):
         diagnoses = diagnoses(case, fx)
     assert_close(out, expected, what=f"{short(case.function)} output", inputs=text,
                  tol=case.tol, floor=floor_for(expected, case.floor_rel), diagnoses=diagnoses,
-                 shape_hints=shape_hints)
+                 shape_hints=shape_hints, slips=slips)
     if case.state:
-        check_state(case, after, fx, text)
-    check_twin(worker, case, fx.inputs, expected, text)
+        check_state(case, after, fx, text, slips=slips)
+    check_twin(worker, case, fx.inputs, expected, text, slips=slips)
     return out, fx
 
 
@@ -151,7 +151,7 @@ def twin(case, inputs):
     return None
 
 
-def check_twin(worker, case, inputs, expected, text):
+def check_twin(worker, case, inputs, expected, text, slips=None):
     """Check the forward on a transformed twin of the inputs, which a fixture lookup fails."""
     made = twin(case, inputs)
     if made is None:
@@ -163,7 +163,7 @@ def check_twin(worker, case, inputs, expected, text):
     want = transform(expected)
     assert_close(out, want, what=f"{short(case.function)} output on transformed inputs ({rule})",
                  inputs=text, tol=case.tol, floor=floor_for(want, case.floor_rel),
-                 reference="the reference output transformed the same way")
+                 reference="the reference output transformed the same way", slips=slips)
 
 
 def forward_matches(out, expected, case):
@@ -254,7 +254,7 @@ def _call_backward(worker, case, fx, fname, bname):
     return out, dict(zip(case.grads, grads)), standard
 
 
-def check_backward(worker, case, diagnoses=None, shape_hints=None):
+def check_backward(worker, case, diagnoses=None, shape_hints=None, slips=None):
     """Gradients of `case` against the fixture (with the alternatives grader.feedback.policy accepts at
     kinks and ties), then against centered differences of the student's own forward (float64
     cases; skipped with a note when that forward is wrong for this input, since then it says
@@ -280,7 +280,7 @@ def check_backward(worker, case, diagnoses=None, shape_hints=None):
                          f"{tuple(fx.dout.shape)}", tol=case.tol,
                          floor=floor_for(reference, case.floor_rel),
                          diagnoses=diagnoses(case, fx, g) if diagnoses else (),
-                         shape_hints=shape_hints(case, fx, g) if shape_hints else ())
+                         shape_hints=shape_hints(case, fx, g) if shape_hints else (), slips=slips)
     except CheckFailed as e:
         if standard:
             raise CheckFailed(f"{prefix}{e}", diagnoses=e.diagnoses) from None
@@ -298,13 +298,13 @@ def check_backward(worker, case, diagnoses=None, shape_hints=None):
                 f"reference.")
     try:
         check_numeric(worker, case, fx, grads, text,
-                      reference=policy.reference_forward(fname) if standard else None)
+                      reference=policy.reference_forward(fname) if standard else None, slips=slips)
     except CheckFailed as e:
         raise CheckFailed(f"{prefix}{e}", diagnoses=e.diagnoses) from None
     return note
 
 
-def check_numeric(worker, case, fx, grads, text, reference=None):
+def check_numeric(worker, case, fx, grads, text, reference=None, slips=None):
     """Each analytic gradient vs centered differences of the student's forward (one batched
     worker request per input), or of the trusted `reference` forward (run here) if given."""
     args = case.call_args(fx.inputs)
@@ -325,10 +325,10 @@ def check_numeric(worker, case, fx, grads, text, reference=None):
                 lambda v: reference(*[v if i == vary else a for i, a in enumerate(args)]),
                 args[vary], fx.dout, h=config.NUMERIC_H, indices=idx)
         compare_numeric(analytic, idx, num, what=f"{bname}: d{g} vs the numeric gradient of "
-                        f"{whose}", inputs=text, tol=config.TOL_NUMERIC)
+                        f"{whose}", inputs=text, tol=config.TOL_NUMERIC, slips=slips)
 
 
-def compare_numeric(analytic, idx, num, *, what, inputs, tol):
+def compare_numeric(analytic, idx, num, *, what, inputs, tol, slips=None):
     """assert_close of analytic gradient entries `idx` against their numeric values, reporting
     indices in the gradient's own shape. The floor of rel_error is config.NUMERIC_FLOOR_REL of
     the largest numeric entry: centered differences cannot resolve much smaller entries."""
@@ -338,10 +338,10 @@ def compare_numeric(analytic, idx, num, *, what, inputs, tol):
     sampled = "" if len(idx) == analytic.size else (
         f" ({len(idx)} of its {analytic.size} entries, a seeded sample)")
     assert_close(analytic, expected, what=what + sampled, inputs=inputs, tol=tol, floor=floor,
-                 reference=f"centered differences (h={fmt(config.NUMERIC_H)})")
+                 reference=f"centered differences (h={fmt(config.NUMERIC_H)})", slips=slips)
 
 
-def check_loss_case(worker, case, diagnoses=()):
+def check_loss_case(worker, case, diagnoses=(), slips=None):
     """A (loss, dx) function (softmax_loss): both against the fixture, dx numerically too."""
     fx = load_fixture(case)
     text = case_inputs_text(case, fx.inputs)
@@ -352,7 +352,7 @@ def check_loss_case(worker, case, diagnoses=()):
         diagnoses = diagnoses(case, fx)
     assert_scalar_close(loss, fx.expected["loss"], what=f"{fname}: loss", inputs=text,
                         tol=case.tol, diagnoses=diagnoses)
-    assert_close(dx, fx.expected["dx"], what=f"{fname}: dx", inputs=text, tol=case.tol)
+    assert_close(dx, fx.expected["dx"], what=f"{fname}: dx", inputs=text, tol=case.tol, slips=slips)
     if not case.numeric:
         return
     analytic = as_array(dx, f"{fname}: dx").astype(np.float64)
@@ -360,14 +360,14 @@ def check_loss_case(worker, case, diagnoses=()):
     num = numeric_gradient(worker, case.function, args, 0, None, h=config.NUMERIC_H,
                            indices=idx, pick=0)
     compare_numeric(analytic, idx, num, what=f"{fname}: dx vs the numeric gradient of your "
-                    f"own loss", inputs=text, tol=config.TOL_NUMERIC)
+                    f"own loss", inputs=text, tol=config.TOL_NUMERIC, slips=slips)
 
 
-def run_backward_check(worker, submission, case, record_property, **kwargs):
+def run_backward_check(worker, submission, case, record_property, slips=None, **kwargs):
     """A backward check item: the student's layers.py must have loaded, then check_backward;
     its note (e.g. why the numeric part was skipped) goes to the check's output."""
     require_file(submission, "layers.py")
-    note = check_backward(worker, case, **kwargs)
+    note = check_backward(worker, case, **kwargs, slips=slips)
     if note:
         record_property("output", note)
 
@@ -376,17 +376,18 @@ def failing_dependencies(worker, case_ids):
     """[(function, one-line reason)] of the graded functions whose first case (`case_ids`, one
     per function) fails: what a check that runs them should name when it fails itself."""
     from grader.cases import BY_ID
+    slips = policy.Ledger()   # a dependency's shape slip is charged in its own check, not here
     failing = []
     for case_id in case_ids:
         case = BY_ID[case_id]
         name = short(case.backward or case.function)
         try:
             if case.kind == "loss":
-                check_loss_case(worker, case)
+                check_loss_case(worker, case, slips=slips)
             elif case.backward:
-                check_backward(worker, case)
+                check_backward(worker, case, slips=slips)
             else:
-                check_forward(worker, case)
+                check_forward(worker, case, slips=slips)
         except (CheckFailed, StudentError) as e:
             failing.append((name, report_line(e)))
     return failing

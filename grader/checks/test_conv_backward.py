@@ -34,24 +34,24 @@ def conv_grad_mistakes(case, fx, g):
                                 g, fx.expected[f"d{g}"])
 
 
-def _check(worker, submission, case, record_property):
+def _check(worker, submission, case, record_property, slips=None):
     run_backward_check(worker, submission, case, record_property,
-                       diagnoses=conv_grad_mistakes, shape_hints=conv_grad_shapes)
+                       diagnoses=conv_grad_mistakes, shape_hints=conv_grad_shapes, slips=slips)
 
 
 @check("conv_backward.basic", "conv_backward_naive")
-def test_basic(case, worker, submission, record_property):
+def test_basic(case, worker, submission, record_property, slips):
     """dx, dw, db match the reference and the numeric gradient of your forward"""
-    _check(worker, submission, case, record_property)
+    _check(worker, submission, case, record_property, slips=slips)
 
 
 @check("conv_backward.extra", "conv_backward_naive")
-def test_extra(case, worker, submission, record_property):
+def test_extra(case, worker, submission, record_property, slips):
     """dx, dw, db match the reference and the numeric gradient (strides, padding, kernels)"""
-    _check(worker, submission, case, record_property)
+    _check(worker, submission, case, record_property, slips=slips)
 
 
 @check("conv_backward.hidden", "conv_backward_naive")
-def test_hidden(case, worker, submission, record_property):
+def test_hidden(case, worker, submission, record_property, slips):
     """dx, dw, db match the reference and the numeric gradient (hidden cases)"""
-    _check(worker, submission, case, record_property)
+    _check(worker, submission, case, record_property, slips=slips)

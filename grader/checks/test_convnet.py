@@ -240,18 +240,18 @@ def reg_loss_mistakes(case, fx):
                    "are"), e + biases)]
 
 
-def check_scores(worker, case, fx, model):
+def check_scores(worker, case, fx, model, slips=None):
     """The scores and the loss of a case's net against the fixture."""
     text = net_text(case, fx)
     scores = worker.call((model, "loss"), fx.inputs["X"])
     assert_close(scores, fx.expected["scores"], what="ThreeLayerConvNet.loss(X) (scores)",
-                 inputs=text, tol=case.tol)
+                 inputs=text, tol=case.tol, slips=slips)
     loss = loss_only(worker, model, fx.inputs["X"], fx.inputs["y"])
     assert_scalar_close(loss, fx.expected["loss"], what="ThreeLayerConvNet.loss(X, y): loss",
                         inputs=text, tol=case.tol, diagnoses=reg_loss_mistakes(case, fx))
 
 
-def check_gradients(worker, case, fx, model):
+def check_gradients(worker, case, fx, model, slips=None):
     """Gradients vs the fixture, then vs centered differences of the model's own loss (when
     that loss is right for this input; otherwise it says nothing about the gradients).
     Returns a note for the check's output."""
@@ -269,7 +269,7 @@ def check_gradients(worker, case, fx, model):
                            "the biases are regularized too (their gradient has reg * b); only "
                            "W1, W2 and W3 are"), expected + reg * fx.inputs[p])]
         assert_close(grads[p], expected, what=f"ThreeLayerConvNet.loss(X, y): grads['{p}']",
-                     inputs=text, tol=case.tol, diagnoses=diag)
+                     inputs=text, tol=case.tol, diagnoses=diag, slips=slips)
     loss = float(np.asarray(loss, dtype=np.float64).reshape(-1)[0])
     if not abs(loss - float(fx.expected["loss"])) <= case.tol * (abs(loss) + abs(float(fx.expected["loss"]))):
         return ("Your loss differs from the reference for this input, so the numeric-gradient "
@@ -282,41 +282,41 @@ def check_gradients(worker, case, fx, model):
                                     indices=idx, pick=0)
         compare_numeric(as_array(grads[p], p).astype(np.float64), idx, num,
                         what=f"grads['{p}'] vs the numeric gradient of your own loss",
-                        inputs=text, tol=config.TOL_NUMERIC_NET)
+                        inputs=text, tol=config.TOL_NUMERIC_NET, slips=slips)
     return ""
 
 
 @check("convnet.scores", "ThreeLayerConvNet")
 @uses_layers
-def test_scores(case, worker, submission):
+def test_scores(case, worker, submission, slips):
     """scores and loss match the reference for parameters set by the grader"""
     require(submission)
     fx = load_fixture(case)
     model = model_with(worker, case.params["model"], fx.inputs)
-    check_scores(worker, case, fx, model)
+    check_scores(worker, case, fx, model, slips=slips)
 
 
 @check("convnet.gradients", "ThreeLayerConvNet")
 @uses_layers
-def test_gradients(case, worker, submission, record_property):
+def test_gradients(case, worker, submission, record_property, slips):
     """gradients match the reference and the numeric gradient of your loss"""
     require(submission)
     fx = load_fixture(case)
     model = model_with(worker, case.params["model"], fx.inputs)
-    note = check_gradients(worker, case, fx, model)
+    note = check_gradients(worker, case, fx, model, slips=slips)
     if note:
         record_property("output", note)
 
 
 @check("convnet.hidden", "ThreeLayerConvNet")
 @uses_layers
-def test_hidden(case, worker, submission, record_property):
+def test_hidden(case, worker, submission, record_property, slips):
     """scores, loss and gradients match the reference and the numeric gradient (hidden case)"""
     require(submission)
     fx = load_fixture(case)
     model = model_with(worker, case.params["model"], fx.inputs)
-    check_scores(worker, case, fx, model)
-    note = check_gradients(worker, case, fx, model)
+    check_scores(worker, case, fx, model, slips=slips)
+    note = check_gradients(worker, case, fx, model, slips=slips)
     if note:
         record_property("output", note)
 

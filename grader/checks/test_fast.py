@@ -69,7 +69,7 @@ def backward_on_cache(worker, forward, backward, args, dout):
 
 
 @check("fast.conv_forward", "conv_forward_naive")
-def test_conv_forward_vs_fast(worker, fast, submission, record_property):
+def test_conv_forward_vs_fast(worker, fast, submission, record_property, slips):
     """naive conv forward agrees with conv_forward_fast (the notebook's timing cell)"""
     require_file(submission, "layers.py")
     x, w, b, conv_param, _, inputs = conv_cell()
@@ -80,12 +80,12 @@ def test_conv_forward_vs_fast(worker, fast, submission, record_property):
     (out_fast, _), t_fast = timed(fast.conv_forward_fast, x, w, b, conv_param)
     assert_close(out, out_fast, what="conv_forward_naive output", inputs=inputs,
                  tol=config.TOL_FLOAT64, reference="conv_forward_fast",
-                 diagnoses=conv_candidates(x, w, b, 2, 1, out_fast))
+                 diagnoses=conv_candidates(x, w, b, 2, 1, out_fast), slips=slips)
     record_property("output", timing_line("conv forward", t_naive, t_fast) + "\n" + NAIVE_NOTE)
 
 
 @check("fast.conv_backward", "conv_backward_naive")
-def test_conv_backward_vs_fast(worker, fast, submission, record_property):
+def test_conv_backward_vs_fast(worker, fast, submission, record_property, slips):
     """naive conv backward agrees with conv_backward_fast (the notebook's timing cell)"""
     require_file(submission, "layers.py")
     x, w, b, conv_param, dout, inputs = conv_cell()
@@ -98,7 +98,7 @@ def test_conv_backward_vs_fast(worker, fast, submission, record_property):
         for g, mine, ref in zip("xwb", grads, fast_grads):
             assert_close(mine, ref, what=f"conv_backward_naive: d{g}", inputs=inputs,
                          tol=config.TOL_FLOAT64, reference="conv_backward_fast",
-                         diagnoses=conv_grad_candidates(x, w, dout, 2, 1, g, ref))
+                         diagnoses=conv_grad_candidates(x, w, dout, 2, 1, g, ref), slips=slips)
     except CheckFailed as e:
         raise CheckFailed(f"{standard}.\n{e}" if standard else str(e)) from None
     record_property("output", "\n".join(
@@ -107,7 +107,7 @@ def test_conv_backward_vs_fast(worker, fast, submission, record_property):
 
 
 @check("fast.pool_forward", "max_pool_forward_naive")
-def test_pool_forward_vs_fast(worker, fast, submission, record_property):
+def test_pool_forward_vs_fast(worker, fast, submission, record_property, slips):
     """naive max pool forward agrees with max_pool_forward_fast (the notebook's timing cell)"""
     require_file(submission, "layers.py")
     x, pool_param, _, inputs = pool_cell()
@@ -117,12 +117,12 @@ def test_pool_forward_vs_fast(worker, fast, submission, record_property):
     (out_fast, _), t_fast = timed(fast.max_pool_forward_fast, x, pool_param)
     assert_close(out, out_fast, what="max_pool_forward_naive output", inputs=inputs,
                  tol=config.TOL_FLOAT64, reference="max_pool_forward_fast",
-                 diagnoses=pool_candidates(x, 2, 2, 2, out_fast))
+                 diagnoses=pool_candidates(x, 2, 2, 2, out_fast), slips=slips)
     record_property("output", timing_line("max pool forward", t_naive, t_fast) + "\n" + NAIVE_NOTE)
 
 
 @check("fast.pool_backward", "max_pool_backward_naive")
-def test_pool_backward_vs_fast(worker, fast, submission, record_property):
+def test_pool_backward_vs_fast(worker, fast, submission, record_property, slips):
     """naive max pool backward agrees with max_pool_backward_fast (the notebook's timing cell)"""
     require_file(submission, "layers.py")
     x, pool_param, dout, inputs = pool_cell()
@@ -136,7 +136,7 @@ def test_pool_backward_vs_fast(worker, fast, submission, record_property):
                                             config.TOL_FLOAT64)
         assert_close(dx, expected, what="max_pool_backward_naive: dx", inputs=inputs,
                      tol=config.TOL_FLOAT64, reference="max_pool_backward_fast",
-                     diagnoses=pool_grad_candidates(x, dout, 2, 2, 2))
+                     diagnoses=pool_grad_candidates(x, dout, 2, 2, 2), slips=slips)
     except CheckFailed as e:
         raise CheckFailed(f"{standard}.\n{e}" if standard else str(e)) from None
     record_property("output", "\n".join(

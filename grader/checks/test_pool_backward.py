@@ -11,23 +11,23 @@ def pool_grad_mistakes(case, fx, g):
                                 p["stride"])
 
 
-def _check(worker, submission, case, record_property):
-    run_backward_check(worker, submission, case, record_property, diagnoses=pool_grad_mistakes)
+def _check(worker, submission, case, record_property, slips=None):
+    run_backward_check(worker, submission, case, record_property, diagnoses=pool_grad_mistakes, slips=slips)
 
 
 @check("pool_backward.basic", "max_pool_backward_naive")
-def test_basic(case, worker, submission, record_property):
+def test_basic(case, worker, submission, record_property, slips):
     """dx matches the reference and the numeric gradient of your forward"""
-    _check(worker, submission, case, record_property)
+    _check(worker, submission, case, record_property, slips=slips)
 
 
 @check("pool_backward.extra", "max_pool_backward_naive")
-def test_extra(case, worker, submission, record_property):
+def test_extra(case, worker, submission, record_property, slips):
     """dx matches the reference and the numeric gradient (overlapping, rectangular, float32)"""
-    _check(worker, submission, case, record_property)
+    _check(worker, submission, case, record_property, slips=slips)
 
 
 @check("pool_backward.hidden", "max_pool_backward_naive")
-def test_hidden(case, worker, submission, record_property):
+def test_hidden(case, worker, submission, record_property, slips):
     """dx matches the reference and the numeric gradient (hidden cases)"""
-    _check(worker, submission, case, record_property)
+    _check(worker, submission, case, record_property, slips=slips)

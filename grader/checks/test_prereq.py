@@ -73,63 +73,63 @@ def softmax_mistakes(case, fx):
 
 
 @check("prereq.affine_forward", "affine_forward")
-def test_affine_forward(case, worker, submission):
+def test_affine_forward(case, worker, submission, slips):
     """output matches the reference"""
     require_file(submission, "layers.py")
-    check_forward(worker, case, diagnoses=affine_mistakes)
+    check_forward(worker, case, diagnoses=affine_mistakes, slips=slips)
 
 
 @check("prereq.affine_backward", "affine_backward")
-def test_affine_backward(case, worker, submission, record_property):
+def test_affine_backward(case, worker, submission, record_property, slips):
     """dx, dw, db match the reference and the numeric gradient"""
     require_file(submission, "layers.py")
-    note = check_backward(worker, case)
+    note = check_backward(worker, case, slips=slips)
     if note:
         record_property("output", note)
 
 
 @check("prereq.relu_forward", "relu_forward")
-def test_relu_forward(case, worker, submission):
+def test_relu_forward(case, worker, submission, slips):
     """output matches the reference"""
     require_file(submission, "layers.py")
-    check_forward(worker, case)
+    check_forward(worker, case, slips=slips)
 
 
 @check("prereq.relu_backward", "relu_backward")
-def test_relu_backward(case, worker, submission, record_property):
+def test_relu_backward(case, worker, submission, record_property, slips):
     """dx matches the reference and the numeric gradient"""
     require_file(submission, "layers.py")
-    note = check_backward(worker, case, diagnoses=relu_grad_mistakes)
+    note = check_backward(worker, case, diagnoses=relu_grad_mistakes, slips=slips)
     if note:
         record_property("output", note)
 
 
 @check("prereq.softmax_loss", "softmax_loss")
-def test_softmax_loss(case, worker, submission):
+def test_softmax_loss(case, worker, submission, slips):
     """loss and dx match the reference; dx matches the numeric gradient"""
     require_file(submission, "layers.py")
-    check_loss_case(worker, case, diagnoses=softmax_mistakes)
+    check_loss_case(worker, case, diagnoses=softmax_mistakes, slips=slips)
 
 
 @check("prereq.batchnorm_train", "batchnorm_forward")
-def test_batchnorm_train(case, worker, submission):
+def test_batchnorm_train(case, worker, submission, slips):
     """training mode: output and running averages match the reference"""
     require_file(submission, "layers.py")
-    check_forward(worker, case, diagnoses=batchnorm_mistakes)
+    check_forward(worker, case, diagnoses=batchnorm_mistakes, slips=slips)
 
 
 @check("prereq.batchnorm_test", "batchnorm_forward")
-def test_batchnorm_test(case, worker, submission):
+def test_batchnorm_test(case, worker, submission, slips):
     """test mode: output (from the running averages) matches the reference"""
     require_file(submission, "layers.py")
-    check_forward(worker, case, diagnoses=batchnorm_mistakes)
+    check_forward(worker, case, diagnoses=batchnorm_mistakes, slips=slips)
 
 
 @check("prereq.batchnorm_backward", "batchnorm_backward")
-def test_batchnorm_backward(case, worker, submission, record_property):
+def test_batchnorm_backward(case, worker, submission, record_property, slips):
     """dx, dgamma, dbeta match the reference and the numeric gradient"""
     require_file(submission, "layers.py")
-    note = check_backward(worker, case, diagnoses=batchnorm_grad_mistakes)
+    note = check_backward(worker, case, diagnoses=batchnorm_grad_mistakes, slips=slips)
     if note:
         record_property("output", note)
 

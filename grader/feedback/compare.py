@@ -209,7 +209,7 @@ def generic_causes(actual, expected, bad, tol, floor):
 
 
 def assert_close(actual, expected, *, what, inputs="", tol, floor=NOTEBOOK_FLOOR, diagnoses=(),
-                 shape_hints=(), reference="the reference"):
+                 shape_hints=(), reference="the reference", slips=None):
     """Fail unless `actual` matches `expected` within `tol` (notebook rel_error); returns the error.
 
     what:        what was checked, e.g. "conv_forward_naive output"
@@ -218,12 +218,15 @@ def assert_close(actual, expected, *, what, inputs="", tol, floor=NOTEBOOK_FLOOR
                  array, or a no-argument callable returning one or None); the causes whose
                  candidate matches `actual` are reported
     shape_hints: (cause, shape) pairs reported when `actual` has that (wrong) shape
+    slips:       the check item's shape-slip ledger (grader.feedback.policy.Ledger; the plugin's
+                 `slips` fixture): a shape off by axes of size 1 is recorded there and the values
+                 are compared; without one it is a wrong shape
     The causes are grader.feedback.causes.Cause objects: CheckFailed.diagnoses carries their keys.
     """
     expected = np.asarray(expected, dtype=np.float64)
     actual = as_array(actual, what)
     where = f"\n  input: {inputs}" if inputs else ""
-    if actual.shape != expected.shape and policy.shape_slip(what, actual.shape, expected.shape):
+    if actual.shape != expected.shape and policy.shape_slip(slips, what, actual.shape, expected.shape):
         actual = actual.reshape(expected.shape)   # charged once by the policy; values go on
     if actual.shape != expected.shape:
         raise failed([f"{what}: wrong shape {tuple(actual.shape)}, expected "

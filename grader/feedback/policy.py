@@ -18,10 +18,10 @@ a right value in a wrong shape earns. docs/GRADING.md ("How the checks decide") 
   the standard cache (`STANDARD_CACHES`, the tuple the starter's docstring names), with the
   trusted reference forward for the numeric gradient.
 
-The checks call `accepted_gradient` (kinks and ties) and compare.assert_close calls
-`shape_slip`; grader/plugin.py opens one `Ledger` per check item and scores it.
+The checks call `accepted_gradient` (kinks and ties). Each check item has its own `Ledger`, kept
+in the item's stash (the plugin's `slips` fixture); the check passes it to compare.assert_close,
+which calls `shape_slip`, and the plugin scores the item from it.
 """
-from contextlib import contextmanager
 
 import numpy as np
 
@@ -56,20 +56,6 @@ class Ledger:
                 f"names for all of them.")
 
 
-_ledger = None   # the Ledger of the check item running now (None outside a grading item)
-
-
-@contextmanager
-def item_ledger():
-    """Open the ledger of one check item (grader/plugin.py, around each item's call)."""
-    global _ledger
-    _ledger = Ledger()
-    try:
-        yield _ledger
-    finally:
-        _ledger = None
-
-
 def squeezed_equal(got, expected):
     """True if two different shapes differ only in axes of size 1."""
     got, expected = tuple(got), tuple(expected)
@@ -77,12 +63,13 @@ def squeezed_equal(got, expected):
         d for d in expected if d != 1)
 
 
-def shape_slip(what, got, expected):
-    """Record that `what` came back in shape `got` instead of `expected` (axes of size 1 only);
-    True if the comparison may go on with the values (inside a grading item), else False."""
-    if _ledger is None or not squeezed_equal(got, expected):
+def shape_slip(ledger, what, got, expected):
+    """Record in `ledger` (the check item's, or None) that `what` came back in shape `got` instead
+    of `expected` (axes of size 1 only); True if the comparison may go on with the values, False
+    where there is no ledger (outside a grading item a slip is a wrong shape)."""
+    if ledger is None or not squeezed_equal(got, expected):
         return False
-    _ledger.slips.append(f"{what} has shape {tuple(got)}, expected {tuple(expected)}")
+    ledger.slips.append(f"{what} has shape {tuple(got)}, expected {tuple(expected)}")
     return True
 
 
