@@ -19,7 +19,7 @@ from pathlib import Path
 
 from grader import config
 from grader.sandbox import walls
-from grader.sandbox.protocol import Handle, ProtocolError, pack, read_message
+from grader.sandbox.protocol import Handle, ProtocolError, TooLarge, pack, read_message
 
 WORKER_SCRIPT = Path(__file__).with_name("worker.py")
 
@@ -485,8 +485,10 @@ class Worker:
         def handle(hid, type_name):
             return Handle(hid, type_name, token)
 
-        max_bytes = self.memory_mb << 20 if self.memory_mb > 0 else 1 << 30
-        return read_message(read_exact, handle, max_bytes=max(max_bytes, 64 << 20))
+        # The grader's own memory: a reply is refused before it is read when it is larger than
+        # config.REPLY_MAX_MB (its non-array part: REPLY_HEADER_MAX_KB; JSON costs ~10x in Python).
+        return read_message(read_exact, handle, max_bytes=config.REPLY_MAX_MB << 20,
+                            max_header=config.REPLY_HEADER_MAX_KB << 10)
 
     def _leftover_output(self):
         """Read and empty what the worker printed but did not report (before a crash)."""
@@ -571,8 +573,11 @@ class Worker:
             output = self._leftover_output()
             self._remember(output)
             self._fail_and_kill()
-            raise StudentError("bad_return", f"{what}: the worker sent an unreadable reply "
-                               f"({_one_line(e, 200)})", output=output, target=what) from None
+            why = (f"its reply was refused: {_one_line(e, 200)}; return smaller values"
+                   if isinstance(e, TooLarge) else
+                   f"the worker sent an unreadable reply ({_one_line(e, 200)})")
+            raise StudentError("bad_return", f"{what}: {why}", output=output,
+                               target=what) from None
         self.last_elapsed = time.monotonic() - start
         return self._unwrap(reply, what)
 

@@ -76,6 +76,25 @@ def probe():
             "LANDLOCK_FS": abi >= 1, "LANDLOCK_SCOPE": abi >= 6}
 
 
+def walls_data(down=None):
+    """{wall: True when up}: from the names a worker refused (`down`), else from `probe`."""
+    if down is None:
+        return probe()
+    return {name: name not in down for name in WALLS}
+
+
+def header_line():
+    """The run's header line: which walls stand around student code here, which do not."""
+    state = probe()
+    up = [n for n in WALLS if state[n]]
+    down = [n for n in WALLS if not state[n]]
+    text = "walls around student code: " + (", ".join(up) or "none")
+    if down:
+        text += (f"; NOT available on this system: {', '.join(down)} "
+                 f"({'; '.join(WALLS[n] for n in down)})")
+    return text
+
+
 def _bpf(code, jt, jf, k):
     return struct.pack("HBBI", code, jt, jf, k)
 
