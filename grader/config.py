@@ -80,7 +80,7 @@ OUTPUT_LIMIT_CHARS = 4000                 # student prints kept per request / pe
 # environment the worker gets (never where the grader or the data is):
 WORKER_ENV_PASSED = ("CS260_NO_CYTHON", "LD_LIBRARY_PATH")
 WORKER_SCRATCH_MB = 256                   # the worker's private scratch folder, at most
-REPLY_MAX_MB = 96                         # a reply from the worker larger than this is refused
+REPLY_MAX_MB = 64                         # a reply from the worker larger than this is refused
 REPLY_HEADER_MAX_KB = 1024                # and its JSON part (all but the arrays)
 # Each grade-all job slot runs student code as its own uid (BATCH_UID_BASE + slot), so that no
 # submission can signal, read or outlive into another's processes and files.
@@ -241,3 +241,8 @@ GRADING_TIMEOUT_S = 520
 STOP_GRACE_S = 30
 ENV_FILE = "gradescope.env"     # at the zip's root
 DATA_SUBDIR = "data"            # CIFAR-10 goes to <root>/data/cifar-10-batches-py (--with-cifar)
+METADATA_JSON = "submission_metadata.json"   # Gradescope's, in <root>: earlier results (locked)
+# RLIMIT_AS of the grading process itself (run_autograder, grade-all): with the worker's
+# WORKER_MEMORY_MB and REPLY_MAX_MB it keeps one grading inside Gradescope's 768 MB
+# (docs/SECURITY.md, measured there).
+GRADER_MEMORY_MB = 1024

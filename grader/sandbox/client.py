@@ -158,7 +158,7 @@ def _stray(worker_pid, uid, me, mine):
                 _reap(int(name))
             continue
         if ((adopted and int(st.get("Seccomp_filters", 0)) > mine)
-                or st.get("NSsid") == str(worker_pid)
+                or (worker_pid and st.get("NSsid") == str(worker_pid))
                 or (uid is not None and st.get("Uid") == str(uid) and st.get("NoNewPrivs") == "1")):
             found.append(int(name))
     return found
