@@ -548,11 +548,10 @@ def die_with_parent(parent_pid, unapplied):
         os._exit(1)
 
 
-def build_walls(args, repo):
-    """The kernel walls (grader/sandbox/walls.py), before any student code: no network, reads
-    only Python, numpy and the overlay, writes only the scratch folder. Refused ones go into
-    args.unapplied."""
-    walls = _load_protocol("walls")
+def build_walls(args, repo, walls):
+    """The kernel walls (grader/sandbox/walls.py, loaded before the uid change: the run-as user
+    cannot read the grader), before any student code: no network, reads only Python, numpy and
+    the overlay, writes only the scratch folder. Refused ones go into args.unapplied."""
     python = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
               os.path.dirname(os.__file__), os.path.dirname(os.path.dirname(np.__file__))}
     python.update(p for p in sys.path if p and os.path.isabs(p))
@@ -594,10 +593,11 @@ def main(argv=None):
     args.unapplied = []  # limits this OS refused; the ready message tells the grader
     set_limits(args, args.unapplied)
     protocol = _load_protocol()
+    walls = _load_protocol("walls")
     if args.user and os.geteuid() == 0:
         drop_privileges(args.user, args.nproc, args.unapplied)
     die_with_parent(parent_pid, args.unapplied)  # after the uid change, which would clear it
-    build_walls(args, repo)
+    build_walls(args, repo, walls)
     for stream in (sys.stdout, sys.stderr):
         # Prints reach the capture file at once, so a student stuck in a loop still shows them.
         stream.reconfigure(line_buffering=True)
