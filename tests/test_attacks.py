@@ -390,3 +390,32 @@ def test_the_checks_read_every_file_as_bytes():
         "cs260_homework/grader/notes.bin.py": b"\xff\xfe" + hidden.id.encode()})
     assert any(".swp: not on the allowlist" in p for p in problems), problems
     assert any("notes.bin.py: names" in p for p in problems), problems
+
+
+# ---------------------------------------------------------------------------------------------
+# Class 3: the scratch space counts against the worker's limits and goes with it
+# ---------------------------------------------------------------------------------------------
+
+def test_scratch_space_is_capped_private_and_gone(tmp_path):
+    """Files in the scratch folder past config.WORKER_SCRATCH_MB fail the call; a new worker
+    starts with an empty scratch folder; the old one is gone."""
+    from grader.sandbox.client import StudentError, Worker
+    root = tmp_path / "sub"
+    (root / "cs260").mkdir(parents=True)
+    (root / "cs260" / "__init__.py").write_text("")
+    (root / "cs260" / "layers.py").write_text(
+        "import os, tempfile\n"
+        "def fill(mb):\n"
+        "    for i in range(mb // 32 + 1):\n"
+        "        with open(os.path.join(tempfile.gettempdir(), f'f{i}'), 'wb') as f:\n"
+        "            f.write(bytes(32 << 20))\n"
+        "    return tempfile.gettempdir()\n"
+        "def listing():\n"
+        "    return len(os.listdir(tempfile.gettempdir()))\n")
+    with Worker(root, timeout=60) as w:
+        first = w.call("layers.fill", 1)
+        assert w.call("layers.listing") == 1
+        with pytest.raises(StudentError, match="scratch folder"):
+            w.call("layers.fill", config.WORKER_SCRATCH_MB)
+        assert not Path(first).exists()
+        assert w.call("layers.listing") == 0

@@ -191,6 +191,18 @@ def sweep(worker_pid, uid=None, rounds=50):
         time.sleep(0.01)
 
 
+def _scratch_bytes(folder):
+    """Disk space the files under `folder` take (blocks, so sparse files count as written)."""
+    total = 0
+    for dirpath, dirnames, filenames in os.walk(folder):
+        for name in filenames:
+            try:
+                total += os.lstat(os.path.join(dirpath, name)).st_blocks * 512
+            except OSError:
+                pass
+    return total
+
+
 def _secrets():
     """Folders student code must never read even where a wider folder is allowed: the grader's
     tree and the data it uses (grader/sandbox/walls.py `without`)."""
@@ -579,6 +591,10 @@ class Worker:
             raise StudentError("bad_return", f"{what}: {why}", output=output,
                                target=what) from None
         self.last_elapsed = time.monotonic() - start
+        if _scratch_bytes(self._proc.tmp / "home") > config.WORKER_SCRATCH_MB << 20:
+            self._fail_and_kill()   # its scratch folder goes with it
+            raise StudentError("memory", f"{what} wrote more than {config.WORKER_SCRATCH_MB} MB "
+                               "of files to its scratch folder", target=what)
         return self._unwrap(reply, what)
 
     def _fail_and_kill(self):
