@@ -419,3 +419,16 @@ def test_scratch_space_is_capped_private_and_gone(tmp_path):
             w.call("layers.fill", config.WORKER_SCRATCH_MB)
         assert not Path(first).exists()
         assert w.call("layers.listing") == 0
+
+
+def test_the_grading_process_has_a_memory_cap_of_its_own():
+    """run_autograder and grade-all start pytest under RLIMIT_AS = config.GRADER_MEMORY_MB (its
+    worker then sets its own, lower, cap), with one BLAS thread."""
+    from grader.tools.gradescope import run
+    probe = ("import os, resource; print(resource.getrlimit(resource.RLIMIT_AS)[0] >> 20, "
+             "os.environ.get('OPENBLAS_NUM_THREADS'))")
+    env = dict(os.environ, **{v: "1" for v in run.THREAD_VARS})
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          preexec_fn=run._grader_memory_cap, env=env, check=True)
+    assert proc.stdout.split() == [str(config.GRADER_MEMORY_MB), "1"]
+    assert config.GRADER_MEMORY_MB > config.WORKER_MEMORY_MB

@@ -25,7 +25,8 @@ from grader import options, report
 from grader.tools.metadata import METADATA, read_metadata
 from grader.config import BATCH_UID_BASE, GRADING_TIMEOUT_S
 from grader.sandbox.client import sweep
-from grader.tools.gradescope.run import needs_fallback, read_results, run_in_group
+# THREAD_VARS: the grading process itself gets one BLAS thread (parallelism comes from --jobs).
+from grader.tools.gradescope.run import THREAD_VARS, needs_fallback, read_results, run_in_group
 
 from grader import config  # noqa: E402
 
@@ -37,8 +38,6 @@ STATUS = "status.txt"
 REPORT_DIR = "report"     # OUTDIR/report/index.html: the class report (grade-all --report)
 ERROR = "error:"          # status lines of submissions that were not graded start with this
 BAR_WIDTH = 30
-# The grading process itself gets one BLAS thread: parallelism comes from --jobs.
-THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def find_submissions(folder, exclude=None):

@@ -28,6 +28,9 @@ from grader.sandbox.client import sweep, user_ids
 
 CIFAR_FOLDER = "cifar-10-batches-py"
 RUN_AS_ENV = "AUTOGRADER_RUN_AS"   # overrides the student user (tests: an existing user)
+# The grading process gets one BLAS thread: its own numpy work is small, and every extra thread
+# reserves address space under its RLIMIT_AS (config.GRADER_MEMORY_MB).
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 PYTEST_ARGS_ENV = "AUTOGRADER_PYTEST_ARGS"   # extra pytest arguments (tests, debugging)
 
 
@@ -190,7 +193,7 @@ def main(argv=None):
 
     user, note = student_user(run_as)
     print(f"cs260 autograder: {note}; time budget {timeout:.0f} s", flush=True)
-    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", **{v: "1" for v in THREAD_VARS})
     if "CS260_DATA_DIR" not in env and (data_dir / CIFAR_FOLDER).is_dir():
         env["CS260_DATA_DIR"] = str(data_dir)
     cmd = [sys.executable, "-m", "pytest", "grader", "--submission", str(root / "submission"),
