@@ -219,6 +219,9 @@ def test_grading_run_says_once_which_limits_it_could_not_apply(tmp_path):
     data = json.loads(results.read_text())
     assert data["output"].count("did not apply some limits") == 1
     assert data["score"] == pytest.approx(sum(t["max_score"] for t in data["tests"]))
+    # No prctl, so no walls either (grader/sandbox/walls.py): graded all the same, and said so.
+    assert "SECCOMP_NET (no network" in data["output"]
+    assert data["extra_data"]["walls"] == {name: False for name in WALLS}
 
 
 # ---------------------------------------------------------------------------------------------
