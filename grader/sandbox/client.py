@@ -368,7 +368,8 @@ class Worker:
         root = self._private_overlay(tmp, home, user) if user else self.root
         self._uid = user_ids(user)[0] if user else None
         _set_subreaper()
-        capture = open(tmp / "output.txt", "a+b")
+        capture = open(os.open(tmp / "output.txt", os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600),
+                       "a+b")   # the worker writes to the inherited fd; no one else reads it
         req_r, req_w = os.pipe()
         rep_r, rep_w = os.pipe()
         try:
