@@ -76,6 +76,15 @@ WORKER_MALLOC_ENV = {"MALLOC_ARENA_MAX": "1", "MALLOC_MMAP_THRESHOLD_": "131072"
 WORKER_FSIZE_MB = 64                      # largest file the worker may write (RLIMIT_FSIZE)
 WORKER_NPROC = 64                         # RLIMIT_NPROC, applied only after dropping to run_as_user
 OUTPUT_LIMIT_CHARS = 4000                 # student prints kept per request / per drain
+# The walls around student code (docs/SECURITY.md). The only variables of the grader's
+# environment the worker gets (never where the grader or the data is):
+WORKER_ENV_PASSED = ("CS260_NO_CYTHON", "LD_LIBRARY_PATH")
+WORKER_SCRATCH_MB = 256                   # the worker's private scratch folder, at most
+REPLY_MAX_MB = 64                         # a reply from the worker larger than this is refused
+REPLY_HEADER_MAX_KB = 1024                # and its JSON part (all but the arrays)
+# Each grade-all job slot runs student code as its own uid (BATCH_UID_BASE + slot), so that no
+# submission can signal, read or outlive into another's processes and files.
+BATCH_UID_BASE = 61000
 
 # The naive conv/pool checks (these sections) run in a second worker whose cs260 package has no
 # working fast code: its copies of these modules are stubs whose every function raises
@@ -232,3 +241,8 @@ GRADING_TIMEOUT_S = 520
 STOP_GRACE_S = 30
 ENV_FILE = "gradescope.env"     # at the zip's root
 DATA_SUBDIR = "data"            # CIFAR-10 goes to <root>/data/cifar-10-batches-py (--with-cifar)
+METADATA_JSON = "submission_metadata.json"   # Gradescope's, in <root>: earlier results (locked)
+# RLIMIT_AS of the grading process itself (run_autograder, grade-all): with the worker's
+# WORKER_MEMORY_MB and REPLY_MAX_MB it keeps one grading inside Gradescope's 768 MB
+# (docs/SECURITY.md, measured there).
+GRADER_MEMORY_MB = 1024

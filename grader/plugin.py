@@ -113,6 +113,8 @@ def pytest_report_header(config):
     lines = [f"cs260 grading: submission {state.submission_path} ({state.submission_why})",
              f"student code: timeout {_option(config, 'worker_timeout')} s per call, "
              f"memory {_option(config, 'worker_memory')} MB, runs as {user}"]
+    from grader.sandbox import walls
+    lines.append(walls.header_line())
     if state.results_path:
         lines.append(f"results.json: {state.results_path}")
     from grader import environment
@@ -254,6 +256,8 @@ def workers(request, submission):
         for w in made.values():
             w.close()
             unapplied += [n for n in w.unapplied_limits if n not in unapplied]
+            if w.info is not None:
+                state.walls_down = set(getattr(state, "walls_down", ())) | w.unapplied_limits
             for key, kb in w.memory_peak_kb.items():
                 state.worker_peak_kb[key] = max(state.worker_peak_kb.get(key, 0), kb)
         note = unapplied_note(unapplied)
@@ -379,6 +383,8 @@ def _add_numpy_notes(state, result):
         except Exception:
             pass
     keys, lines = numpy_notes.notes(warned)
+    if result.visibility != "visible":
+        return   # what student code warned while a hidden case ran reaches no student's text
     if lines:
         result.message = "\n".join(x for x in (result.message, *lines) if x)
         for key, line in zip(keys, lines):
@@ -561,6 +567,12 @@ def _worker_memory(config, state):
     return {"limit_mb": _option(config, "worker_memory"), **peaks}
 
 
+def _walls_data(state):
+    """{wall: up?} of the workers that ran (the kernel's probe when none did): docs/SECURITY.md."""
+    from grader.sandbox import walls
+    return walls.walls_data(getattr(state, "walls_down", None))
+
+
 def _write_results(config, provisional=False):
     """Write results.json (if asked for); never raises, falls back to a minimal file."""
     state = _state(config)
@@ -588,6 +600,7 @@ def _write_results(config, provisional=False):
                 extra_data={"submission": str(state.submission_path),
                             "environment": environment.environment_data(),
                             "worker_memory": _worker_memory(config, state),
+                            "walls": _walls_data(state),
                             "numpy_notes": sorted(set(state.numpy_notes.values())),
                             "sections": {key: [round(earned, 4), round(possible, 4)]
                                          for key, _, earned, possible, _

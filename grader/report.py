@@ -108,6 +108,26 @@ def item_output(item, output_limit):
     return "\n\n".join(parts)
 
 
+HIDDEN_FAILURES = {"value": "the values differ from the reference",
+                   "fail": "the values differ from the reference",
+                   "not_implemented": "not implemented", "timeout": "did not finish in time",
+                   "crash": "crashed", "memory": "ran out of memory",
+                   "internal": "a grader error, not yours; course staff will look into it"}
+
+
+def hidden_output(item):
+    """A hidden check's results.json `output`: grader text only, nothing that student code wrote,
+    printed, raised or returned while a hidden case ran (the message and the prints stay in
+    the instructors' log)."""
+    if item.outcome == SKIPPED:
+        return "Skipped, not counted."
+    if item.outcome == PASSED and not item.partial:
+        return "Passed."
+    why = HIDDEN_FAILURES.get(item.failure, "raised an exception or returned something unusable")
+    return (f"Failed (hidden case): {why}. The visible checks of the same function show "
+            "details of failures like this one.")
+
+
 def _pts(x):
     return f"{x:.2f}"
 
@@ -277,7 +297,7 @@ def results_json(results, *, output, execution_time, output_limit, extra_data=No
             test["status"] = "passed" if r.outcome == PASSED and not r.partial else "failed"
         if r.number:
             test["number"] = r.number
-        text = item_output(r, output_limit)
+        text = item_output(r, output_limit) if r.visibility == "visible" else hidden_output(r)
         if text:
             test["output"] = text
             test["output_format"] = "text"

@@ -8,13 +8,13 @@ import json
 import os
 import stat
 import subprocess
-import tempfile
 import sys
 import zipfile
 from pathlib import Path
 
 import pytest
 
+from grader.sandbox import walls
 from grader.tools import release
 from grader.tools.gradescope import build
 from grading import distinctive_solution_lines, run_as_user, validate_results
@@ -229,7 +229,7 @@ def test_hostile_exit_at_import(root):
 
 def test_hostile_kills_grader_and_forges_results(root):
     """Student code that kills the grading process after writing a perfect results.json gets the
-    fallback (score 0), not its forgery."""
+    fallback (score 0), not its forgery; where the kernel scopes signals, it cannot even kill it."""
     forged = json.dumps({"score": 100.0, "tests": [{"name": "x", "score": 100.0}]})
     target = root / "results" / "results.json"
     files = solution_files()
@@ -242,37 +242,43 @@ def test_hostile_kills_grader_and_forges_results(root):
         "os.kill(os.getppid(), signal.SIGKILL)\n" + files["layers.py"])
     results, _ = run_autograder(root, files, "-k prereq")
     assert results["score"] == 0
-    assert "killed (signal 9)" in results["output"] and not results["tests"]
+    if walls.probe()["LANDLOCK_SCOPE"]:
+        # The signal is refused (docs/SECURITY.md): the import fails, the run is graded.
+        assert results["tests"] and "PermissionError" in json.dumps(results["tests"])
+    else:
+        assert "killed (signal 9)" in results["output"] and not results["tests"]
 
 
 @pytest.mark.run_as
-def test_student_user_cannot_read_grader_or_write_results(root, tmp_path):
+def test_student_user_cannot_read_grader_or_write_results(root):
     user = run_as_user()
-    # Not under tmp_path: pytest's base temp folder is 0700, the student user could not write there
-    # whatever the grader's permissions are, and the "leaked" check below could never fail.
-    drop = Path(tempfile.mkdtemp(prefix="cs260-drop-"))
-    drop.chmod(0o777)
+    # What the code saw comes back through a visible check's output (relu_forward prints it and
+    # fails): no folder outside its scratch space is writable for it (docs/SECURITY.md).
     hidden = next((root / "source" / "fixtures" / "hidden").iterdir())
     files = solution_files()
-    files["layers.py"] = (
-        "import os\n"
-        f"open(os.path.join({str(drop)!r}, 'ran'), 'w').write('x')\n"
-        f"for path in [{str(hidden)!r}, {str(root / 'source' / 'grader' / 'config.py')!r}]:\n"
+    files["layers.py"] += (
+        "\n\nimport os as _os\n_SEEN = ['ran']\n"
+        f"for _path in [{str(hidden)!r}, {str(root / 'source' / 'grader' / 'config.py')!r}]:\n"
         "    try:\n"
-        "        open(path, 'rb').read(1)\n"
-        f"        open(os.path.join({str(drop)!r}, 'leaked'), 'a').write(path + '\\n')\n"
+        "        open(_path, 'rb').read(1)\n"
+        "        _SEEN.append('leaked ' + _path)\n"
         "    except OSError:\n"
         "        pass\n"
         "try:\n"
         f"    open({str(root / 'results' / 'pwned')!r}, 'w').write('x')\n"
         "except OSError:\n"
-        "    pass\n" + files["layers.py"])
+        "    pass\n\n\n"
+        "def relu_forward(x):\n"
+        "    print(' '.join(_SEEN))\n"
+        "    return x * 0 - 1, x\n")
     results, log = run_autograder(root, files, "-k prereq", run_as=user)
     assert f"runs as {user}" in log
-    assert (drop / "ran").exists(), "the student code never ran, so this test proves nothing"
-    assert not (drop / "leaked").exists(), (drop / "leaked").read_text()
+    relu = [t for t in results["tests"] if t["name"].startswith("relu_forward:")]
+    assert relu and all("ran" in t["output"] for t in relu), "the student code never ran"
+    assert not any("leaked" in t["output"] for t in relu), [t["output"] for t in relu]
     assert not (root / "results" / "pwned").exists()
-    assert results["score"] == pytest.approx(max_score(results)) and results["score"] > 0
+    others = [t for t in results["tests"] if not t["name"].startswith(("relu_forward", "affine_relu"))]
+    assert others and all(t["score"] == t["max_score"] for t in others)
 
 
 def test_time_limit_keeps_the_checks_that_ran(root):

@@ -13,7 +13,6 @@ import pkgutil
 import importlib
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -105,33 +104,38 @@ def test_empty_submission_scores_zero_and_says_what_was_expected(root):
 
 def test_hostile_submission_reads_nothing_and_forges_nothing(root):
     """Student code that tries to read a hidden fixture and the grader, to write into results/
-    and to forge results.json gets none of it; the rest of its (correct) code scores."""
-    drop = Path(tempfile.mkdtemp(prefix="cs260-leg-"))
-    drop.chmod(0o777)
+    and to forge results.json gets none of it; the rest of its (correct) code scores. What it
+    saw comes back through relu_forward's output (it prints it and fails): no folder outside
+    its scratch space is writable for it (docs/SECURITY.md)."""
     hidden = next((root / "source" / "fixtures" / "hidden").iterdir())
     targets = [str(hidden), str(root / "source" / "grader" / "config.py")]
     files = solution_files()
-    files["layers.py"] = (
-        "import os\n"
-        f"open(os.path.join({str(drop)!r}, 'ran'), 'w').write(str(os.getuid()))\n"
-        f"for path in {targets!r}:\n"
+    files["layers.py"] += (
+        "\n\nimport os as _os\n_SEEN = ['ran as uid %d' % _os.getuid()]\n"
+        f"for _path in {targets!r}:\n"
         "    try:\n"
-        "        open(path, 'rb').read(1)\n"
-        f"        open(os.path.join({str(drop)!r}, 'leaked'), 'a').write(path + '\\n')\n"
+        "        open(_path, 'rb').read(1)\n"
+        "        _SEEN.append('leaked ' + _path)\n"
         "    except OSError:\n"
         "        pass\n"
-        f"for path in [{str(root / 'results' / 'results.json')!r}, {str(root / 'results' / 'x')!r}]:\n"
+        f"for _path in [{str(root / 'results' / 'results.json')!r}, {str(root / 'results' / 'x')!r}]:\n"
         "    try:\n"
-        "        open(path, 'w').write('{\"score\": 100}')\n"
-        f"        open(os.path.join({str(drop)!r}, 'wrote'), 'a').write(path + '\\n')\n"
+        "        open(_path, 'w').write('{\"score\": 100}')\n"
+        "        _SEEN.append('wrote ' + _path)\n"
         "    except OSError:\n"
-        "        pass\n" + files["layers.py"])
+        "        pass\n\n\n"
+        "def relu_forward(x):\n"
+        "    print(' '.join(_SEEN))\n"
+        "    return x * 0 - 1, x\n")
     results, log = run_autograder(root, files, "-k prereq", run_as=None)
-    assert (drop / "ran").exists(), "the student code never ran, so this test proves nothing"
-    assert (drop / "ran").read_text() != "0", "student code ran as root"
-    assert not (drop / "leaked").exists(), (drop / "leaked").read_text()
-    assert not (drop / "wrote").exists(), (drop / "wrote").read_text()
-    assert results["score"] == pytest.approx(max_score(results)) and results["score"] > 0
+    relu = " ".join(t.get("output", "") for t in results["tests"]
+                    if t["name"].startswith("relu_forward:"))
+    assert "ran as uid" in relu, "the student code never ran, so this test proves nothing"
+    assert "ran as uid 0 " not in relu + " ", "student code ran as root"
+    assert "leaked" not in relu and "wrote" not in relu, relu
+    others = [t for t in results["tests"]
+              if not t["name"].startswith(("relu_forward", "affine_relu"))]
+    assert others and all(t["score"] == t["max_score"] for t in others)
 
 
 def test_every_grader_module_imports_on_this_python(root):

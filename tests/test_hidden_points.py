@@ -6,6 +6,7 @@ conv_forward_naive on some inputs) graded end to end: failing only hidden cases,
 ones, and both; and one that tries to carry what it saw in a hidden case into a visible check.
 """
 import concurrent.futures
+import json
 import re
 
 import pytest
@@ -117,9 +118,13 @@ def test_always_visible_text_shows_only_visible_points(graded, name):
 
 def test_hidden_checks_run_after_every_visible_one(graded):
     """What student code saw of a hidden case cannot reach a visible check's output: the
-    hidden checks run last (the probe's news shows in hidden checks only)."""
-    tests = graded["remembers_hidden"].results["tests"]
-    told = [t for t in tests if "SAW_HIDDEN_1X1" in t.get("output", "")]
-    assert told, "the probe never saw a 1x1 filter"
-    assert all(t["visibility"] != "visible" for t in told), [t["name"] for t in told]
+    hidden checks run last. The probe's news (text its code raised while a hidden case had
+    run) shows in no results.json text at all, hidden checks' included (docs/SECURITY.md,
+    class 1); only the instructors' log has it."""
+    result = graded["remembers_hidden"]
+    tests = result.results["tests"]
+    assert "SAW_HIDDEN_1X1" in result.stdout, "the probe never saw a 1x1 filter"
+    assert "SAW_HIDDEN_1X1" not in json.dumps(result.results)
+    told = [t for t in tests if t["visibility"] != "visible" and t["score"] < t["max_score"]]
+    assert told and all(t["output"].startswith("Failed (hidden case)") for t in told), told
     assert all(t["score"] == t["max_score"] for t in tests if t["visibility"] == "visible")

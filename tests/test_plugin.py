@@ -296,11 +296,13 @@ def test_fake_run_scores_each_case(fake_run):
 def test_fake_run_reports_student_failures_without_grader_tracebacks(fake_run):
     d, proc = fake_run
     tests = {t["name"]: t for t in d["tests"]}
+    # These checks are hidden: results.json has grader text only, nothing the student's code
+    # raised or printed (docs/SECURITY.md, class 1); pytest's report (the log) has it all.
     b = tests["conv_forward_naive: conv_forward_naive matches the notebook [b]"]["output"]
-    assert b.startswith("conv_forward_naive raised ValueError: bad shape\n\nTraceback (student frames)")
-    assert report.OUTPUT_HEADING + "\nhello from student" in b
+    assert b.startswith("Failed (hidden case)") and "bad shape" not in b and "hello" not in b
     c = tests["conv_forward_naive: conv_forward_naive matches the notebook [c]"]["output"]
-    assert c.startswith("conv_forward_naive: out differs from the expected output\nmax error 1.0")
+    assert c.startswith("Failed (hidden case): the values differ")
+    assert "conv_forward_naive raised ValueError: bad shape" in proc.stdout
     missing = tests["relu_forward: relu_forward matches"]
     assert missing["output"] == "layers.py not found in the submission" and missing["max_score"] == 1.0
     # pytest's own failure report shows the same message, not the check's traceback.

@@ -204,15 +204,17 @@ def test_oversized_and_garbage_frames_fail_before_reading_the_body():
             return struct.pack(">Q", 1 << 40)
         raise AssertionError("should not read the body")
 
-    with pytest.raises(ProtocolError, match="out of range"):
+    with pytest.raises(protocol.TooLarge, match="over the limit"):
         protocol.read_message(read_exact)
     with pytest.raises(ProtocolError):
         protocol.read_message(reader(b"this is not a frame at all"))
     with pytest.raises(ProtocolError, match="JSON"):
         protocol.read_message(reader(raw_frame(b"\xff\xfe not json")))
     big = raw_frame({"n": 1, "m": {"$nd": 0}}, [npy(np.ones(1000))])
-    with pytest.raises(ProtocolError, match="larger"):
+    with pytest.raises(protocol.TooLarge, match="over the limit"):
         protocol.read_message(reader(big), max_bytes=1000)
+    with pytest.raises(protocol.TooLarge, match="non-array part"):
+        protocol.read_message(reader(big), max_header=10)
 
 
 def test_fd_helpers_round_trip():

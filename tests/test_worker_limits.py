@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from grader.sandbox import client, worker
+from grader.sandbox.walls import WALLS
 from grader.sandbox.client import Worker
 
 REPO = Path(__file__).resolve().parents[1]
@@ -179,7 +180,8 @@ def test_worker_on_an_os_without_the_limits_still_runs_code(tmp_path):
     python = failing_python(tmp_path, refuse_rlimits=("RLIMIT_AS", "RLIMIT_FSIZE"))
     with Worker(root, timeout=30, python=str(python)) as w:
         assert w.call("layers.add", 2, 3) == 5
-        assert w.unapplied_limits == {"RLIMIT_AS", "RLIMIT_FSIZE", "PR_SET_PDEATHSIG"}
+        # No prctl: no walls either (grader/sandbox/walls.py); the code still runs.
+        assert w.unapplied_limits == {"RLIMIT_AS", "RLIMIT_FSIZE", "PR_SET_PDEATHSIG", *WALLS}
     with Worker(root, timeout=30) as w:  # this Linux machine applies them all
         assert w.call("layers.add", 2, 3) == 5
         assert w.unapplied_limits == set()
@@ -217,6 +219,9 @@ def test_grading_run_says_once_which_limits_it_could_not_apply(tmp_path):
     data = json.loads(results.read_text())
     assert data["output"].count("did not apply some limits") == 1
     assert data["score"] == pytest.approx(sum(t["max_score"] for t in data["tests"]))
+    # No prctl, so no walls either (grader/sandbox/walls.py): graded all the same, and said so.
+    assert "SECCOMP_NET (no network" in data["output"]
+    assert data["extra_data"]["walls"] == {name: False for name in WALLS}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -18,7 +18,8 @@ import weakref
 from pathlib import Path
 
 from grader import config
-from grader.sandbox.protocol import Handle, ProtocolError, pack, read_message
+from grader.sandbox import walls
+from grader.sandbox.protocol import Handle, ProtocolError, TooLarge, pack, read_message
 
 WORKER_SCRIPT = Path(__file__).with_name("worker.py")
 
@@ -30,6 +31,7 @@ LIMITS = {
     "RLIMIT_CORE": "no core dumps",
     "RLIMIT_NPROC": "process count cap",
     "PR_SET_PDEATHSIG": "killed when the grader dies",
+    **walls.WALLS,
 }
 
 KINDS = ("not_implemented", "exception", "timeout", "crash", "memory", "bad_return",
@@ -106,16 +108,123 @@ def _kill_group(proc):
         pass
 
 
+_LIVE = set()   # pids of the workers this process runs now (never swept)
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def user_ids(user):
+    """(uid, gid) of a run-as user: a name, or a number (a uid of its own, e.g. grade-all's)."""
+    if str(user).isdigit():
+        return int(user), int(user)
+    entry = pwd.getpwnam(user)
+    return entry.pw_uid, entry.pw_gid
+
+
+def _set_subreaper():
+    """Linux: orphans of student code (double forks, setsid) become this process's children
+    instead of init's, so `sweep` finds them."""
+    try:
+        import ctypes
+        ctypes.CDLL(None).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _status(pid):
+    """{field: first value} of /proc/<pid>/status ({} when gone or unreadable)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return {k: v.split()[0] for k, _, v in (line.partition(":") for line in f)
+                    if v.split()}
+    except (OSError, IndexError):
+        return {}
+
+
+def _stray(worker_pid, uid, me, mine):
+    """Pids of live processes that student code started: the orphans adopted by this (subreaper)
+    process that carry more seccomp filters than it does, what is left in the worker's session,
+    and with a uid of its own, every process of that uid under no_new_privs (as every process of
+    student code is). Zombies adopted here are reaped."""
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) in _LIVE or int(name) == me:
+            continue
+        st = _status(name)
+        if not st:
+            continue
+        adopted = st.get("PPid") == str(me)
+        if st.get("State") == "Z":
+            if adopted:
+                _reap(int(name))
+            continue
+        if ((adopted and int(st.get("Seccomp_filters", 0)) > mine)
+                or (worker_pid and st.get("NSsid") == str(worker_pid))
+                or (uid is not None and st.get("Uid") == str(uid) and st.get("NoNewPrivs") == "1")):
+            found.append(int(name))
+    return found
+
+
+def _reap(pid):
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def sweep(worker_pid, uid=None, rounds=50):
+    """SIGKILL every process a finished worker left behind (Linux /proc); see `_stray`."""
+    if not os.path.isdir("/proc"):
+        return
+    me = os.getpid()
+    mine = int(_status(me).get("Seccomp_filters", 0))
+    for _ in range(rounds):
+        stray = _stray(worker_pid, uid, me, mine)
+        if not stray:
+            return
+        for pid in stray:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        for pid in stray:   # adopted ones are this process's children: reap them
+            _reap(pid)
+        time.sleep(0.01)
+
+
+def _scratch_bytes(folder):
+    """Disk space the files under `folder` take (blocks, so sparse files count as written)."""
+    total = 0
+    for dirpath, dirnames, filenames in os.walk(folder):
+        for name in filenames:
+            try:
+                total += os.lstat(os.path.join(dirpath, name)).st_blocks * 512
+            except OSError:
+                pass
+    return total
+
+
+def _secrets():
+    """Folders student code must never read even where a wider folder is allowed: the grader's
+    tree and the data it uses (grader/sandbox/walls.py `without`)."""
+    repo = Path(config.__file__).resolve().parents[1]
+    data = os.environ.get("CS260_DATA_DIR")
+    return [str(repo)] + [data] * bool(data) + [p for p in ("/autograder",) if os.path.isdir(p)]
+
+
 class _Process:
     """One running worker: its pipes, capture file and scratch dir."""
 
-    def __init__(self, proc, req_w, rep_r, capture, tmp):
+    def __init__(self, proc, req_w, rep_r, capture, tmp, uid=None):
         self.proc, self.req_w, self.rep_r, self.capture, self.tmp = proc, req_w, rep_r, capture, tmp
+        self.uid = uid         # the worker's own uid when it runs as another user
         self.token = object()  # handles from this process carry it
 
     def close(self):
-        """Kill the worker's process group and close its pipes and capture file."""
+        """Kill the worker's process group, every process it started (however detached), and
+        close its pipes and capture file; its scratch folder goes."""
         _kill_group(self.proc)
+        _LIVE.discard(self.proc.pid)
+        sweep(self.proc.pid, self.uid)
         for fd in (self.req_w, self.rep_r):
             try:
                 os.close(fd)
@@ -238,10 +347,10 @@ class Worker:
         # arena reserves 64 MB), and a fixed mmap threshold, so large blocks always go back to
         # the OS when freed instead of the threshold growing with the allocation history.
         env.update(config.WORKER_MALLOC_ENV)
-        # Nothing else from the grader's environment, except the package's own switches
-        # (e.g. CS260_NO_CYTHON) and what the interpreter may need to load.
+        # Nothing else from the grader's environment (never where the data or the grader is),
+        # except the package's own switches and what the interpreter may need to load.
         for var, value in os.environ.items():
-            if var.startswith("CS260_") or var == "LD_LIBRARY_PATH":
+            if var in config.WORKER_ENV_PASSED:
                 env[var] = value
         # One thread whatever the grader's environment says: the same results and memory on
         # every machine (cs260/parallel.py would otherwise split batches over the cores).
@@ -253,15 +362,18 @@ class Worker:
         if self.group is not None:
             self.group.stop_others(self)
         tmp = Path(tempfile.mkdtemp(prefix="cs260-worker-"))
-        home = tmp / "home"
-        home.mkdir()
+        home = tmp / "home"   # the private scratch folder: HOME, TMPDIR, cwd; gone at close
+        home.mkdir(mode=0o700)
         user = self.run_as_user if (self.run_as_user and os.geteuid() == 0) else None
         root = self._private_overlay(tmp, home, user) if user else self.root
-        capture = open(tmp / "output.txt", "a+b")
+        self._uid = user_ids(user)[0] if user else None
+        _set_subreaper()
+        capture = open(os.open(tmp / "output.txt", os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600),
+                       "a+b")   # the worker writes to the inherited fd; no one else reads it
         req_r, req_w = os.pipe()
         rep_r, rep_w = os.pipe()
         try:
-            proc = subprocess.Popen(self._command(req_r, rep_w, root, user),
+            proc = subprocess.Popen(self._command(req_r, rep_w, root, user, home),
                                     stdin=subprocess.DEVNULL, stdout=capture,
                                     stderr=capture, pass_fds=(req_r, rep_w), cwd=home,
                                     env=self._env(home), start_new_session=True)
@@ -274,23 +386,27 @@ class Worker:
         os.close(req_r)
         os.close(rep_w)
         os.set_blocking(req_w, False)  # a stuck worker must not block the grader in write()
-        self._proc = self._slot[0] = _Process(proc, req_w, rep_r, capture, tmp)
+        self._proc = self._slot[0] = _Process(proc, req_w, rep_r, capture, tmp, self._uid)
+        _LIVE.add(proc.pid)
         self._await_ready()
 
     def _private_overlay(self, tmp, home, user):
-        """A read-only copy of the overlay, and a writable home, for the unprivileged `user`."""
-        entry = pwd.getpwnam(user)
-        os.chmod(tmp, 0o755)
+        """A read-only copy of the overlay that only `user`'s group can read (root owns it), and
+        a home only `user` can enter: no other uid (another student's) sees either."""
+        uid, gid = user_ids(user)
+        os.chmod(tmp, 0o711)
         root = tmp / "overlay"
         shutil.copytree(self.root, root, ignore=shutil.ignore_patterns("__pycache__"))
         for dirpath, dirnames, filenames in os.walk(root):
-            os.chmod(dirpath, 0o755)
+            os.chown(dirpath, 0, gid)
+            os.chmod(dirpath, 0o750)
             for name in filenames:
-                os.chmod(os.path.join(dirpath, name), 0o644)
-        os.chown(home, entry.pw_uid, entry.pw_gid)
+                os.chown(os.path.join(dirpath, name), 0, gid)
+                os.chmod(os.path.join(dirpath, name), 0o640)
+        os.chown(home, uid, gid)
         return root
 
-    def _command(self, fd_in, fd_out, root, user):
+    def _command(self, fd_in, fd_out, root, user, cwd):
         """The worker's command line: the script by path, its pipes, root and limits."""
         cmd = [self.python, "-s"]
         if sys.version_info >= (3, 11):
@@ -301,6 +417,9 @@ class Worker:
                 "--output-limit", str(config.OUTPUT_LIMIT_CHARS)]
         for rel in self.student_files:
             cmd += ["--student", rel]
+        cmd += ["--scratch", str(Path(cwd).resolve())]
+        for path in _secrets():
+            cmd += ["--secret", path]
         for name in self.block_imports:
             cmd += ["--block-import", name]
         if self.block_imports and self.block_reason:
@@ -379,8 +498,10 @@ class Worker:
         def handle(hid, type_name):
             return Handle(hid, type_name, token)
 
-        max_bytes = self.memory_mb << 20 if self.memory_mb > 0 else 1 << 30
-        return read_message(read_exact, handle, max_bytes=max(max_bytes, 64 << 20))
+        # The grader's own memory: a reply is refused before it is read when it is larger than
+        # config.REPLY_MAX_MB (its non-array part: REPLY_HEADER_MAX_KB; JSON costs ~10x in Python).
+        return read_message(read_exact, handle, max_bytes=config.REPLY_MAX_MB << 20,
+                            max_header=config.REPLY_HEADER_MAX_KB << 10)
 
     def _leftover_output(self):
         """Read and empty what the worker printed but did not report (before a crash)."""
@@ -465,9 +586,16 @@ class Worker:
             output = self._leftover_output()
             self._remember(output)
             self._fail_and_kill()
-            raise StudentError("bad_return", f"{what}: the worker sent an unreadable reply "
-                               f"({_one_line(e, 200)})", output=output, target=what) from None
+            why = (f"its reply was refused: {_one_line(e, 200)}; return smaller values"
+                   if isinstance(e, TooLarge) else
+                   f"the worker sent an unreadable reply ({_one_line(e, 200)})")
+            raise StudentError("bad_return", f"{what}: {why}", output=output,
+                               target=what) from None
         self.last_elapsed = time.monotonic() - start
+        if _scratch_bytes(self._proc.tmp / "home") > config.WORKER_SCRATCH_MB << 20:
+            self._fail_and_kill()   # its scratch folder goes with it
+            raise StudentError("memory", f"{what} wrote more than {config.WORKER_SCRATCH_MB} MB "
+                               "of files to its scratch folder", target=what)
         return self._unwrap(reply, what)
 
     def _fail_and_kill(self):

@@ -319,7 +319,11 @@ def pack(msg, default=None):
     return chunks
 
 
-def read_message(read_exact, handle=None, max_bytes=MAX_FRAME_BYTES):
+class TooLarge(ProtocolError):
+    """A frame over the reader's size limits (refused before it is read)."""
+
+
+def read_message(read_exact, handle=None, max_bytes=MAX_FRAME_BYTES, max_header=MAX_HEADER_BYTES):
     """Read one frame with `read_exact(n) -> bytes` and decode it.
 
     Lengths are checked against the caps before anything is read or allocated, so a
@@ -327,7 +331,10 @@ def read_message(read_exact, handle=None, max_bytes=MAX_FRAME_BYTES):
     """
     budget = min(max_bytes, MAX_FRAME_BYTES)
     (hlen,) = _LEN.unpack(read_exact(_LEN.size))
-    if hlen > min(MAX_HEADER_BYTES, budget) or hlen == 0:
+    if hlen > min(MAX_HEADER_BYTES, max_header, budget):
+        raise TooLarge(f"its non-array part is {hlen / 1e6:.1f} MB, over the limit of "
+                       f"{min(MAX_HEADER_BYTES, max_header, budget) / 1e6:.1f} MB")
+    if hlen == 0:
         raise ProtocolError(f"frame header length {hlen} is out of range")
     budget -= hlen
     raw = read_exact(hlen)
@@ -345,7 +352,7 @@ def read_message(read_exact, handle=None, max_bytes=MAX_FRAME_BYTES):
         (blen,) = _LEN.unpack(read_exact(_LEN.size))
         budget -= _LEN.size
         if blen > budget:
-            raise ProtocolError(f"frame larger than {max_bytes} bytes")
+            raise TooLarge(f"it is over the limit of {max_bytes / 1e6:.0f} MB")
         budget -= blen
         blobs.append(read_exact(blen))
     return decode(head["m"], blobs, handle)

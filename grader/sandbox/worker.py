@@ -34,10 +34,10 @@ class Keep:
         self.obj = obj
 
 
-def _load_protocol():
-    """Load protocol.py by path so the grader package need not be importable here."""
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "protocol.py")
-    spec = importlib.util.spec_from_file_location("_cs260_protocol", path)
+def _load_protocol(name="protocol"):
+    """Load protocol.py (or walls.py) by path so the grader package need not be importable here."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), name + ".py")
+    spec = importlib.util.spec_from_file_location("_cs260_" + name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -507,14 +507,18 @@ def set_limits(args, unapplied):
 
 
 def drop_privileges(user, nproc, unapplied):
-    """setgid/setuid to `user` (only possible when running as root)."""
+    """setgid/setuid to `user`, a name or a uid (only possible when running as root)."""
     import pwd
-    entry = pwd.getpwnam(user)
+    if user.isdigit():   # a uid of its own (grade-all's job slots), with the same gid
+        uid = gid = int(user)
+    else:
+        entry = pwd.getpwnam(user)
+        uid, gid = entry.pw_uid, entry.pw_gid
     if nproc > 0:
         _limit("RLIMIT_NPROC", nproc, unapplied)
     os.setgroups([])
-    os.setgid(entry.pw_gid)
-    os.setuid(entry.pw_uid)
+    os.setgid(gid)
+    os.setuid(uid)
     if os.getuid() == 0 or os.geteuid() == 0:
         raise RuntimeError("could not drop root privileges")
     for lib in (os.path.dirname(os.__file__), os.path.dirname(np.__file__)):
@@ -544,6 +548,18 @@ def die_with_parent(parent_pid, unapplied):
         os._exit(1)
 
 
+def build_walls(args, repo, walls):
+    """The kernel walls (grader/sandbox/walls.py, loaded before the uid change: the run-as user
+    cannot read the grader), before any student code: no network, reads only Python, numpy and
+    the overlay, writes only the scratch folder. Refused ones go into args.unapplied."""
+    python = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
+              os.path.dirname(os.__file__), os.path.dirname(os.path.dirname(np.__file__))}
+    python.update(p for p in sys.path if p and os.path.isabs(p))
+    scratch = [args.scratch] if args.scratch else []
+    read = [*walls.SYSTEM_READ, *sorted(python), args.root, *scratch]
+    args.unapplied += walls.build(read, scratch, [repo, *args.secret])
+
+
 def main(argv=None):
     """The worker's entry point: apply the limits, drop privileges, then serve the grader."""
     parent_pid = os.getppid()
@@ -561,6 +577,9 @@ def main(argv=None):
     parser.add_argument("--block-import", action="append", default=[], metavar="MODULE",
                         help="refuse to import this module and its submodules (repeatable)")
     parser.add_argument("--block-reason", default="", help="why, for the ImportError message")
+    parser.add_argument("--scratch", default=None, help="the one folder student code may write")
+    parser.add_argument("--secret", action="append", default=[], metavar="PATH",
+                        help="a folder student code must not read (the grader's tree, the data)")
     args = parser.parse_args(argv)
     for fd in (args.fd_in, args.fd_out):
         os.set_inheritable(fd, False)
@@ -574,9 +593,11 @@ def main(argv=None):
     args.unapplied = []  # limits this OS refused; the ready message tells the grader
     set_limits(args, args.unapplied)
     protocol = _load_protocol()
+    walls = _load_protocol("walls")
     if args.user and os.geteuid() == 0:
         drop_privileges(args.user, args.nproc, args.unapplied)
     die_with_parent(parent_pid, args.unapplied)  # after the uid change, which would clear it
+    build_walls(args, repo, walls)
     for stream in (sys.stdout, sys.stderr):
         # Prints reach the capture file at once, so a student stuck in a loop still shows them.
         stream.reconfigure(line_buffering=True)

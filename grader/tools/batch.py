@@ -13,6 +13,7 @@ on the next run. The batch always goes on.
 import csv
 import os
 import pwd
+import queue
 import re
 import sys
 import threading
@@ -22,8 +23,10 @@ from pathlib import Path
 
 from grader import options, report
 from grader.tools.metadata import METADATA, read_metadata
-from grader.config import GRADING_TIMEOUT_S
-from grader.tools.gradescope.run import needs_fallback, read_results, run_in_group
+from grader.config import BATCH_UID_BASE, GRADING_TIMEOUT_S
+from grader.sandbox.client import sweep
+# THREAD_VARS: the grading process itself gets one BLAS thread (parallelism comes from --jobs).
+from grader.tools.gradescope.run import THREAD_VARS, needs_fallback, read_results, run_in_group
 
 from grader import config  # noqa: E402
 
@@ -35,8 +38,6 @@ STATUS = "status.txt"
 REPORT_DIR = "report"     # OUTDIR/report/index.html: the class report (grade-all --report)
 ERROR = "error:"          # status lines of submissions that were not graded start with this
 BAR_WIDTH = 30
-# The grading process itself gets one BLAS thread: parallelism comes from --jobs.
-THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def find_submissions(folder, exclude=None):
@@ -183,6 +184,46 @@ class Progress:
             self.stream.flush()
 
 
+class _Slots:
+    """The job slots of a batch. With a run-as user (as root), slot k runs student code as a uid
+    of its own, config.BATCH_UID_BASE + k, so a submission can neither signal nor read another
+    one's processes and files, and every process of that uid is killed after each submission."""
+
+    def __init__(self, n, run_as):
+        self.run_as = run_as if (run_as and hasattr(os, "geteuid") and os.geteuid() == 0) else None
+        self.free = queue.Queue()
+        for k in range(n):
+            self.free.put(k)
+        if self.run_as:
+            taken = [u for u in range(BATCH_UID_BASE, BATCH_UID_BASE + n) if _uid_exists(pwd, u)]
+            if taken:
+                raise RuntimeError(f"uids {taken} belong to accounts; grade-all needs "
+                                   f"{BATCH_UID_BASE}-{BATCH_UID_BASE + n - 1} free "
+                                   "(config.BATCH_UID_BASE)")
+
+    def grade(self, path, student_dir, timeout, pytest_args):
+        """grade_one in a free slot, as that slot's uid; its leftovers killed afterwards."""
+        slot = self.free.get()
+        try:
+            if not self.run_as:
+                return grade_one(path, student_dir, timeout, pytest_args, None)
+            uid = BATCH_UID_BASE + slot
+            try:
+                return grade_one(path, student_dir, timeout, pytest_args, str(uid))
+            finally:
+                sweep(0, uid)
+        finally:
+            self.free.put(slot)
+
+
+def _uid_exists(pwd, uid):
+    try:
+        pwd.getpwuid(uid)
+        return True
+    except KeyError:
+        return False
+
+
 def grade_all(folder, out_dir, jobs=None, force=False, timeout=GRADING_TIMEOUT_S,
               pytest_args=(), run_as=None, stream=sys.stderr):
     """Grade every submission of folder into out_dir; returns {student: status} for the ones
@@ -198,8 +239,10 @@ def grade_all(folder, out_dir, jobs=None, force=False, timeout=GRADING_TIMEOUT_S
     statuses = {}
     if todo:
         progress = Progress(len(todo), stream)
-        with ThreadPoolExecutor(max_workers=max(1, jobs or os.cpu_count() or 1)) as pool:
-            futures = {pool.submit(grade_one, path, out_dir / s, timeout, pytest_args, run_as): s
+        n_jobs = max(1, jobs or os.cpu_count() or 1)
+        slots = _Slots(n_jobs, run_as)
+        with ThreadPoolExecutor(max_workers=n_jobs) as pool:
+            futures = {pool.submit(slots.grade, path, out_dir / s, timeout, pytest_args): s
                        for s, path in todo.items()}
             for future in as_completed(futures):
                 student = futures[future]

@@ -40,6 +40,27 @@ GRADER_SKIP = ("_trusted/", "make_starter.py")
 HIDDEN_CASES_FILE = "cases_hidden.py"
 RELEASE_GRADER_SKIP = GRADER_SKIP + (HIDDEN_CASES_FILE,)
 
+# The allowlist: the only files either package ships (checked again on the built archive).
+# No dotfile or dot-folder (editor swap files such as .cases_hidden.py.swp), no backup or merge
+# leftover (~, .orig, .rej, .bak): only these kinds of file, by name.
+ALLOWED_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*"
+                          r"\.(py|pyx|npz|sh|txt|json|ipynb|toml|md|env|jpg)|run_autograder")
+
+
+def allowed(rel):
+    """True if the relative path `rel` is on the packages' allowlist (ALLOWED_NAME, no dot
+    component)."""
+    parts = rel.split("/")
+    return (all(p and not p.startswith(".") for p in parts)
+            and ALLOWED_NAME.fullmatch(parts[-1]) is not None)
+
+
+def outside_allowlist(files):
+    """Problems (one line each) for the entries of a built package that are not `allowed`."""
+    return [f"{rel}: not on the allowlist of files a package may hold" for rel in sorted(files)
+            if not allowed(rel.split("/", 1)[1] if rel.startswith(BUNDLE_FOLDER + "/") else rel)]
+
+
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
 WINDOW = 3   # solution lines matched together when looking for leaked solution code
@@ -60,7 +81,8 @@ def tree_files(src, skip=()):
         for name in sorted(filenames):
             path = Path(dirpath, name)
             rel = path.relative_to(src).as_posix()
-            if name.endswith(SKIP_SUFFIXES) or rel.startswith(tuple(skip)) or path.is_symlink():
+            if (name.endswith(SKIP_SUFFIXES) or rel.startswith(tuple(skip))
+                    or path.is_symlink() or not allowed(rel)):
                 continue
             files[rel] = path
     return files
@@ -163,12 +185,13 @@ def solution_fingerprints(solution_root=SOLUTION):
 
 
 def _texts(files):
-    """(path, text) of the UTF-8 text files of `files` ({path: bytes}), in path order."""
+    """(path, text) of every file of `files` ({path: bytes}), in path order: UTF-8, or byte for
+    byte (latin-1) when it is not, so no file escapes the checks by its encoding."""
     for rel, data in sorted(files.items()):
         try:
             yield rel, data.decode("utf-8")
         except UnicodeDecodeError:
-            continue
+            yield rel, data.decode("latin-1")
 
 
 def find_solution_leaks(files, solution_root=SOLUTION):
@@ -376,6 +399,7 @@ def check_bundle(files):
     cases, missing parts."""
     problems = find_solution_leaks(files)
     problems += find_hidden_case_mentions(files)
+    problems += outside_allowlist(files)
     hidden = {p.read_bytes() for p in tree_files(REPO / "fixtures" / "hidden").values()}
     for rel, data in files.items():
         if "fixtures/hidden" in rel or data in hidden:

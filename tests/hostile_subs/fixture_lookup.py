@@ -2,7 +2,8 @@
 grader's folder, guessed from the grading process's command line and working folder, or the
 FIXTURES_GUESS the test fills in) and returns the stored expected output whenever the inputs
 match a stored case. Without a match it returns zeros. It writes what it found to REPORT
-(filled in by the test) so the test can tell "found nothing" from "found it, still no use"."""
+(filled in by the test) where it can, and prints it in every call, so the test can tell "found
+nothing" from "found it, still no use" (and "never ran")."""
 import glob
 import os
 
@@ -56,6 +57,7 @@ def _same(a, b):
 
 
 def conv_forward_naive(x, w, b, conv_param):
+    print(f"FOUND {len(_STORED)} fixtures")  # in a failing visible check's output
     for case in _STORED:
         if _same(case.get("input.x"), x) and _same(case.get("input.w"), w):
             return case["expected.out"], (case, x, w, b, conv_param)

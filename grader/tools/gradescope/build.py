@@ -48,6 +48,7 @@ def zip_entries(with_cifar=False, timeout=GRADING_TIMEOUT_S):
 def check_zip(files):
     """Problems of a built autograder.zip ({path: bytes}): solution code, missing parts."""
     problems = release.find_solution_leaks(files)
+    problems += release.outside_allowlist(files)
     problems += [f"{rel}: solution/ must not be shipped" for rel in files
                  if rel.startswith("solution/")]
     hidden = release.tree_files(REPO / "fixtures" / "hidden")

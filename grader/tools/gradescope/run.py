@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import pwd
+import resource
 import shlex
 import signal
 import subprocess
@@ -21,11 +22,15 @@ import time
 from pathlib import Path
 
 from grader import options, report
-from grader.config import (DATA_SUBDIR, DEFAULT_ROOT, ENV_FILE, GRADING_TIMEOUT_S, ROOT_ENV,
-                               STOP_GRACE_S, STUDENT_USER)
+from grader.config import (DATA_SUBDIR, DEFAULT_ROOT, ENV_FILE, GRADER_MEMORY_MB,
+                           GRADING_TIMEOUT_S, METADATA_JSON, ROOT_ENV, STOP_GRACE_S, STUDENT_USER)
+from grader.sandbox.client import sweep, user_ids
 
 CIFAR_FOLDER = "cifar-10-batches-py"
 RUN_AS_ENV = "AUTOGRADER_RUN_AS"   # overrides the student user (tests: an existing user)
+# The grading process gets one BLAS thread: its own numpy work is small, and every extra thread
+# reserves address space under its RLIMIT_AS (config.GRADER_MEMORY_MB).
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 PYTEST_ARGS_ENV = "AUTOGRADER_PYTEST_ARGS"   # extra pytest arguments (tests, debugging)
 
 
@@ -55,12 +60,13 @@ def _remove_group_other(path):
             os.chmod(p, p.stat().st_mode & ~0o077)
 
 
-def lock_down(source, results_dir):
-    """Make the grader, all fixtures and the results folder private to the user running this."""
+def lock_down(source, results_dir, private=()):
+    """Make the grader, all fixtures, the results folder and `private` (the data, Gradescope's
+    submission_metadata.json: earlier results) private to the user running this."""
     results_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(results_dir, 0o700)
-    for part in (source / "grader", source / "fixtures"):
-        if part.exists():
+    for part in (source / "grader", source / "fixtures", *private):
+        if part.exists() and not part.is_symlink():
             _remove_group_other(part)
     os.chmod(source, source.stat().st_mode & ~0o077)
 
@@ -78,6 +84,16 @@ def student_user(name):
     return name, f"student code runs as {name}"
 
 
+def _grader_memory_cap():
+    """In the grading process, before it starts: RLIMIT_AS = config.GRADER_MEMORY_MB, the
+    grader's own cap (its worker sets a lower one on itself)."""
+    try:
+        limit = GRADER_MEMORY_MB << 20
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    except (ValueError, OSError):
+        pass
+
+
 def run_in_group(cmd, cwd, env, timeout, stdout=None, grace=STOP_GRACE_S):
     """Run cmd in a new session (output to stdout, a file, if given).
 
@@ -88,7 +104,7 @@ def run_in_group(cmd, cwd, env, timeout, stdout=None, grace=STOP_GRACE_S):
     start = time.monotonic()
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=stdout,
                             stderr=subprocess.STDOUT if stdout else None,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=_grader_memory_cap)
     timed_out = False
     try:
         proc.wait(timeout=timeout)
@@ -168,16 +184,16 @@ def main(argv=None):
     run_as = args.run_as if args.run_as is not None else settings.get("STUDENT_USER", STUDENT_USER)
     timeout = args.timeout or float(settings.get("GRADING_TIMEOUT_S", GRADING_TIMEOUT_S))
 
+    data_dir = root / settings.get("DATA_SUBDIR", DATA_SUBDIR)
     if os.geteuid() == 0:
-        lock_down(source, results.parent)
+        lock_down(source, results.parent, (data_dir, root / METADATA_JSON))
     results.parent.mkdir(parents=True, exist_ok=True)
     if results.exists() or results.is_symlink():
         results.unlink()
 
     user, note = student_user(run_as)
     print(f"cs260 autograder: {note}; time budget {timeout:.0f} s", flush=True)
-    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
-    data_dir = root / settings.get("DATA_SUBDIR", DATA_SUBDIR)
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", **{v: "1" for v in THREAD_VARS})
     if "CS260_DATA_DIR" not in env and (data_dir / CIFAR_FOLDER).is_dir():
         env["CS260_DATA_DIR"] = str(data_dir)
     cmd = [sys.executable, "-m", "pytest", "grader", "--submission", str(root / "submission"),
@@ -186,6 +202,8 @@ def main(argv=None):
         cmd += ["--run-as", user]
     cmd += shlex.split(os.environ.get(PYTEST_ARGS_ENV, ""))
     code, elapsed, timed_out = run_in_group(cmd, source, env, timeout)
+    if user:   # anything of the student user's still alive (the grader was killed): gone
+        sweep(0, user_ids(user)[0])
 
     data = read_results(results)
     if needs_fallback(code, data):

@@ -52,7 +52,8 @@ if [ "${WITH_CIFAR:-0}" = 1 ]; then
     # The package's own download script fetches into the folder it sits in.
     cp starter/cs260/datasets/get_datasets.sh "$DATA/"
     bash "$DATA/get_datasets.sh"
-    chmod -R a+rX "$DATA"
+    # Only the grader reads it (it sends the worker the images a check needs, never a file).
+    chmod -R go-rwx "$DATA"
 fi
 
 # Student code runs as $STUDENT_USER (the worker drops to it after starting as root): it must
