@@ -400,10 +400,10 @@ def test_scratch_space_is_capped_private_and_gone(tmp_path):
     """Files in the scratch folder past config.WORKER_SCRATCH_MB fail the call; a new worker
     starts with an empty scratch folder; the old one is gone."""
     from grader.sandbox.client import StudentError, Worker
-    root = tmp_path / "sub"
-    (root / "cs260").mkdir(parents=True)
-    (root / "cs260" / "__init__.py").write_text("")
-    (root / "cs260" / "layers.py").write_text(
+    sub = tmp_path / "sub"
+    (sub / "cs260").mkdir(parents=True)
+    (sub / "cs260" / "__init__.py").write_text("")
+    (sub / "cs260" / "layers.py").write_text(
         "import os, tempfile\n"
         "def fill(mb):\n"
         "    for i in range(mb // 32 + 1):\n"
@@ -412,7 +412,7 @@ def test_scratch_space_is_capped_private_and_gone(tmp_path):
         "    return tempfile.gettempdir()\n"
         "def listing():\n"
         "    return len(os.listdir(tempfile.gettempdir()))\n")
-    with Worker(root, timeout=60) as w:
+    with Worker(sub, timeout=60) as w:
         first = w.call("layers.fill", 1)
         assert w.call("layers.listing") == 1
         with pytest.raises(StudentError, match="scratch folder"):
