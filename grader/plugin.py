@@ -41,7 +41,7 @@ class GradingState:
     session_notes: list = field(default_factory=list)  # stops / unfinished / deselected checks
     visible_session_notes: list = field(default_factory=list)  # the same, visible checks only
     written: bool = False
-    reports: dict = field(default_factory=dict)    # nodeid -> pytest report showing a message
+    shown: list = None    # the results with their pointers, as reported (report.as_shown, once)
     worker_peak_kb: dict = field(default_factory=dict)  # workers' virtual/resident peaks (Linux)
     numpy_notes: dict = field(default_factory=dict)  # numpy-version note -> key (numpy_notes.py)
 
@@ -420,7 +420,6 @@ def _record(state, item, call, test_report):
         if by_student and item.config.option.tbstyle == "auto":
             # Show the check's message instead of the grader's traceback (--tb=... shows it).
             test_report.longrepr = report.item_output(result, settings.OUTPUT_LIMIT_CHARS)
-            state.reports[item.nodeid] = test_report   # _point_out may add to the message
 
 
 @pytest.hookimpl(wrapper=True)
@@ -554,7 +553,8 @@ def _write_results(config, provisional=False):
     state = _state(config)
     if state is None or state.results_path is None:
         return
-    results = list(state.results.values())
+    # Before the session's end (pytest broke) there are no shown results yet: the recorded ones.
+    results = state.shown if state.shown is not None else list(state.results.values())
     elapsed = time.monotonic() - state.start
     try:
         if provisional:
@@ -611,24 +611,22 @@ def pytest_sessionfinish(session, exitstatus):
     state.notes += list(state.numpy_notes)   # once per run, for the table and results.json
     state.session_notes = _session_notes(state, session)
     state.visible_session_notes = _session_notes(state, session, visible_only=True)
-    _point_out(state)
+    _shown(state)
     _write_results(session.config)
 
 
-def _point_out(state):
-    """What the failing cases of each function have in common (grader/feedback/pointers.py), into the
-    items' messages and keys, and into the failure text pytest prints."""
-    from grader.feedback import pointers
-    try:
-        pointers.annotate(list(state.results.values()))
-    except Exception:
-        state.notes.append(f"{report.INTERNAL_ERROR} while comparing cases:\n"
-                           f"{traceback.format_exc()}")
-        return
-    for nodeid, test_report in state.reports.items():
-        r = state.results.get(nodeid)
-        if r is not None and r.outcome in (report.FAILED, report.ERROR):
-            test_report.longrepr = report.item_output(r, settings.OUTPUT_LIMIT_CHARS)
+def _shown(state):
+    """The recorded results as the table and results.json show them, with the pointers that
+    need several results (report.as_shown); computed once, at the end of the session. The
+    recorded results and pytest's reports stay as they were recorded."""
+    if state.shown is None:
+        try:
+            state.shown = report.as_shown(list(state.results.values()))
+        except Exception:
+            state.notes.append(f"{report.INTERNAL_ERROR} while comparing cases:\n"
+                               f"{traceback.format_exc()}")
+            state.shown = list(state.results.values())
+    return state.shown
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
@@ -636,7 +634,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     state = _state(config)
     if state is None:
         return
-    results = list(state.results.values())
+    results = _shown(state)
     terminalreporter.write_sep("=", "cs260 grade")
     from grader.feedback.pointers import fix_first_lines
     for line in fix_first_lines(results, visible_only=False):

@@ -64,6 +64,13 @@ class ItemResult:
         return 0.0 if self.outcome in ("", SKIPPED) else self.weight
 
 
+def as_shown(results):
+    """The recorded results as the report shows them: with the pointers that need several
+    results (grader/feedback/pointers.py), on copies; the recorded ones are left as they are."""
+    from grader.feedback import pointers
+    return pointers.annotate(list(results))
+
+
 def split_weight(function_weight, n_cases):
     """Points of one case when a check function's weight is shared by its `n_cases` cases."""
     return float(function_weight) / max(1, int(n_cases))
