@@ -415,6 +415,7 @@ def _record(state, item, call, test_report):
         # longreprtext: pytest's traceback, pruned of pytest's own frames.
         callspec = getattr(item, "callspec", None)
         case = callspec.params.get("case") if callspec is not None else None
+        case = case if hasattr(case, "params") else None   # a grader.cases Case, or none
         by_student = _record_failure(state, result, call.excinfo, test_report.longreprtext, case)
         _add_numpy_notes(state, result)
         if by_student and item.config.option.tbstyle == "auto":

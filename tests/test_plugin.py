@@ -189,6 +189,7 @@ import pytest
 from types import SimpleNamespace
 from gradescope_utils.autograder_utils.decorators import number, tags, visibility, weight
 from grader.sandbox.client import StudentError
+from grader.checks.checking import require_file
 
 
 @weight(6)
