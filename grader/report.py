@@ -162,8 +162,10 @@ def _cases(items, shown=4):
     return " [" + ", ".join(ids[:shown]) + more + "]"
 
 
-def format_table(results, sections, notes=()):
-    """The end-of-run summary as lines of text: points per section, total, failures, skipped points."""
+def format_table(results, sections, notes=(), failures=True, partial=False):
+    """The end-of-run summary as lines of text: points per section, total, failures (unless
+    `failures` is False: grader/summary.py lists them by function), skipped points; `partial`
+    labels the total as a partial run's."""
     rows = section_rows(results, sections)
     width = max([len(row[1]) for row in rows] + [30])
     lines = [f"{'Section':<{width}}  {'Points':>17}"]
@@ -171,13 +173,14 @@ def format_table(results, sections, notes=()):
         extra = f"  ({_pts(skipped)} skipped)" if skipped else ""
         lines.append(f"{label:<{width}}  {_pts(earned):>7} / {_pts(possible):>7}{extra}")
     earned, possible, skipped = totals(results)
-    lines.append(f"{'     Total':<{width}}  {_pts(earned):>7} / {_pts(possible):>7}")
+    total = "     Total (partial run)" if partial else "     Total"
+    lines.append(f"{total:<{width}}  {_pts(earned):>7} / {_pts(possible):>7}")
     if not rows:
         lines.append("(no checks ran)")
 
     order = {s.key: i for i, s in enumerate(sections)}
     by_section = sorted(results, key=lambda r: order.get(r.section, len(order)))  # stable: run order
-    failed = _grouped(by_section, (FAILED, ERROR))
+    failed = _grouped(by_section, (FAILED, ERROR)) if failures else {}
     if failed:
         n = sum(len(v) for v in failed.values())
         lines += ["", f"Failed checks ({n}):"]

@@ -65,7 +65,7 @@ def test_table_shows_sections_total_failures_and_skipped_points():
               reason="CIFAR-10 not found"),
     ]
     text = "\n".join(report.format_table(results, config.SECTIONS))
-    assert re.search(r"Convolution: naive forward\s+2\.00 /\s+6\.00", text)
+    assert re.search(r"Convolution: naive forward pass\s+2\.00 /\s+6\.00", text)
     assert re.search(r"Total\s+2\.00 /\s+6\.00", text)
     # Cases failing for the same reason are listed together with their ids.
     assert "conv_forward_naive: matches [b, c]" in text
@@ -333,8 +333,8 @@ def test_selecting_cases_does_not_change_their_points(tmp_path):
     assert [(t["name"], t["max_score"]) for t in d["tests"]] == [
         ("conv_forward_naive: conv_forward_naive matches the notebook [b]", 2.0)]
     # test_conv is after_published: students are told about visible checks only, the table all.
-    assert "Only 0 of 3 visible checks were selected" in d["output"]
-    assert "Only 1 of 6 checks were selected" in proc.stdout
+    assert "only 0 of 3 visible checks were selected" in d["output"]
+    assert "only 1 of 6 checks were selected" in proc.stdout
 
 
 def test_last_failed_rerun_keeps_case_points(tmp_path):
