@@ -627,6 +627,13 @@ def _worker_memory(config, state):
     return {"limit_mb": _option(config, "worker_memory"), **peaks}
 
 
+def _fix_first_data(results):
+    """What to fix first, as data, visible checks only (check() shows the first pointer)."""
+    from grader.feedback.pointers import fix_first
+    return [{"function": fn, "lost": len(items), "pointer": pointer}
+            for fn, items, pointer in fix_first(results, visible_only=True)]
+
+
 def _write_results(config, provisional=False):
     """Write results.json (if asked for); never raises, falls back to a minimal file."""
     state = _state(config)
@@ -656,6 +663,7 @@ def _write_results(config, provisional=False):
                             "environment": environment.environment_data(),
                             "worker_memory": _worker_memory(config, state),
                             "numpy_notes": sorted(set(state.numpy_notes.values())),
+                            "fix_first": _fix_first_data(results),
                             "sections": {key: [round(earned, 4), round(possible, 4)]
                                          for key, _, earned, possible, _
                                          in report.section_rows(results, settings.SECTIONS)},

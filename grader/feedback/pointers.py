@@ -282,20 +282,33 @@ def first_pointer(r):
     return ""
 
 
-def fix_first_lines(results, visible_only=True):
-    """'What to fix first' lines: one per function that lost points, in FIX_ORDER."""
+def fix_first(results, visible_only=True):
+    """[(function, items that lost points, its first pointer)] of every function that lost
+    points, in FIX_ORDER: what fix_first_lines says, as data (results.json, check())."""
     failing = {}
     for r in results:
         if (r.tags and lost(r) and not r.internal
                 and (r.visibility == "visible" or not visible_only)):
             failing.setdefault(r.tags[0], []).append(r)
-    if not failing:
-        return []
     rank = {f: i for i, f in enumerate(FIX_ORDER)}
-    lines = ["What to fix first (in this order: forward before backward, layers before the "
-             "net):"]
-    for n, fn in enumerate(sorted(failing, key=lambda f: rank.get(f, len(rank))), 1):
+    found = []
+    for fn in sorted(failing, key=lambda f: rank.get(f, len(rank))):
         items = failing[fn]
         pointer = next((p for p in map(first_pointer, items) if p), "") or items[0].reason
+        found.append((fn, items, pointer))
+    return found
+
+
+FIX_FIRST_HEADING = ("What to fix first (in this order: forward before backward, layers before "
+                     "the net):")
+
+
+def fix_first_lines(results, visible_only=True):
+    """'What to fix first' lines: one per function that lost points, in FIX_ORDER."""
+    found = fix_first(results, visible_only)
+    if not found:
+        return []
+    lines = [FIX_FIRST_HEADING]
+    for n, (fn, items, pointer) in enumerate(found, 1):
         lines.append(f"  {n}. {fn} ({len(items)} check(s) lost points): {pointer}")
     return lines
