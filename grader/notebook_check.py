@@ -108,16 +108,18 @@ class CheckResult:
 
 def student_package(submission=None):
     """The cs260 folder to grade: `submission`, else the `cs260` package this Python has
-    imported (the notebook's), else the one next to the grader (the bundle), else None (the
-    plugin's default)."""
+    imported (the notebook's), else ./cs260, else the one next to the grader (the bundle), else
+    None (the plugin's default)."""
     if submission:
         return Path(submission).resolve()
     module = sys.modules.get("cs260")
     where = getattr(module, "__file__", None)
     if where:
         return Path(where).resolve().parent
-    beside = config.REPO / "cs260"
-    return beside if beside.is_dir() else None
+    for beside in (Path.cwd() / "cs260", config.REPO / "cs260"):
+        if beside.is_dir():
+            return beside.resolve()
+    return None
 
 
 def command(name, results, submission=None):
