@@ -194,14 +194,16 @@ def format_table(results, sections, notes=(), failures=True, partial=False):
             lines.append(f"  {check}{_cases(items)}")
             lines.append(f"      {reason}")
     if skipped:
-        lines += ["", f"{_pts(skipped)} points skipped (not counted):"]
         by_reason = {}
         for r in results:
             if r.outcome == SKIPPED:
                 by_reason.setdefault(r.reason, []).append(r)
-        for reason, items in by_reason.items():
-            pts = sum(r.weight for r in items)
-            lines.append(f"  {_pts(pts)} points, {len(items)} check(s): {reason}")
+        each = [f"{_pts(sum(r.weight for r in items))} points, {len(items)} check(s): {reason}"
+                for reason, items in by_reason.items()]
+        if len(each) == 1:   # one line: the last screen is short
+            lines += ["", f"{_pts(skipped)} points skipped (not counted): {each[0].split(': ', 1)[1]}"]
+        else:
+            lines += ["", f"{_pts(skipped)} points skipped (not counted):"] + [f"  {e}" for e in each]
     if notes:
         lines.append("")
         lines += [one_line(n, 400) for n in notes]
