@@ -69,10 +69,13 @@ def pytest_addoption(parser):
 
 
 def default_submission(cwd):
-    """(path, why): ./cs260 when it exists (the student release layout), else the repo's starter."""
+    """(path, why): ./cs260 when it exists (the student release layout), else the cs260/ beside
+    the grader (the release, graded from its parent folder), else the repo's starter."""
     cwd = Path(cwd)
     if (cwd / "cs260").is_dir():
         return (cwd / "cs260").resolve(), "default: ./cs260 found in the current folder"
+    if (settings.REPO / "cs260").is_dir():   # the student release, graded from another folder
+        return settings.REPO / "cs260", "default: no ./cs260 here, the cs260/ next to the grader"
     return REPO / "starter", "default: no ./cs260 here, grading the starter code"
 
 
@@ -107,6 +110,24 @@ def pytest_configure(config):
         # Replace at once anything already there (a submission may ship a results.json), so that
         # even if this process is killed the file says grading did not finish.
         _write_results(config, provisional=True)
+    _stop_on_a_wrong_start(config, state, given)
+
+
+def _stop_on_a_wrong_start(config, state, given):
+    """Stop with one line (grader/startup.py) when the run cannot start as it is; results.json
+    (if asked for) says the same."""
+    from grader import startup
+    from grader.sandbox.trusted import trusted_starter_root
+    problem = startup.problem(state.submission_path, bool(given), trusted_starter_root())
+    if not problem:
+        return
+    if state.results_path is not None:
+        try:
+            report.write_json_atomic(state.results_path, report.fallback_json(0, problem))
+        except OSError:
+            pass
+    state.written = True
+    raise pytest.UsageError(problem)
 
 
 def _compact_output(config, state):
