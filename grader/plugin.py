@@ -592,7 +592,7 @@ def _session_notes(state, session, visible_only=False):
     stop = state.stop_reason or session.shouldstop or session.shouldfail or ""
     what = "visible check(s)" if visible_only else "check(s)"
     if not_run:
-        why = f"Stopped early ({stop}): " if stop else ""
+        why = f"Partial run, stopped early ({stop}): " if stop else "Partial run: "
         notes.append(f"{why}{len(not_run)} selected {what} did not run and are not in the score.")
     elif stop:
         notes.append(f"Stopped early ({stop}).")

@@ -10,6 +10,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader import markdown
+
 # Outcomes of one check item. "" = collected but never finished (deselected, -x, interrupted).
 PASSED, FAILED, ERROR, SKIPPED = "passed", "failed", "error", "skipped"
 
@@ -265,7 +267,8 @@ def results_json(results, *, output, execution_time, output_limit, extra_data=No
     """Gradescope results.json content for the items that ran.
 
     Format: https://gradescope-autograders.readthedocs.io/en/latest/specs/ (checked by
-    tests/grading.py's validate_results).
+    tests/grading.py's validate_results). `output` (plain text, as the terminal shows it) and
+    every test's output are written as Markdown (grader/markdown.py), which Gradescope renders.
     """
     tests = []
     for r in results:
@@ -291,16 +294,16 @@ def results_json(results, *, output, execution_time, output_limit, extra_data=No
             test["number"] = r.number
         text = item_output(r, output_limit)
         if text:
-            test["output"] = text
-            test["output_format"] = "text"
+            test["output"] = markdown.item(text, OUTPUT_HEADING)
+            test["output_format"] = "md"
         tests.append(test)
     # The total is the sum of the scores shown (kept to 9 places, so they add up to it).
     earned = sum(t["score"] for t in tests)
     return {
         "score": round(earned, 4),
         "execution_time": round(float(execution_time), 2),
-        "output": output,
-        "output_format": "text",
+        "output": markdown.summary(output),
+        "output_format": "md",
         "stdout_visibility": stdout_visibility,
         "extra_data": dict(extra_data or {}),
         "tests": tests,

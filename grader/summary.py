@@ -105,7 +105,7 @@ def last_screen(results, sections, notes=(), details=True, partial=False):
     lines = failure_lines(results) if details else []
     lines += report.format_table(results, sections, failures=not details, partial=partial)
     if notes:
-        lines += wrap_notes(notes)
+        lines += ([] if details else [""]) + wrap_notes(notes)
     fix = pointers.fix_first_lines(results, visible_only=False)
     if fix:
         lines += [""] + fix

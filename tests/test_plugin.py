@@ -351,7 +351,7 @@ def test_stop_after_first_failure_says_what_did_not_run(tmp_path):
     validate_results(d)
     # The after_published test_conv runs last: the visible test_internal fails first.
     assert [t["name"] for t in d["tests"]] == ["affine_forward: affine_forward matches"]
-    assert "Stopped early" in d["output"] and "2 selected visible check(s) did not run" in d["output"]
+    assert "stopped early" in d["output"] and "2 selected visible check(s) did not run" in d["output"]
     assert "5 selected check(s) did not run" in proc.stdout
 
 
