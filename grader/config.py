@@ -122,8 +122,13 @@ NAIVE_RULE = "the naive layers must be written with numpy loops or array operati
 # Checks (grader/checks/test_*.py): points, visibility, tolerances, budgets.
 # ---------------------------------------------------------------------------
 
-# Gradescope visibility of a check, by the visibility of its cases (grader/cases.py).
-VISIBILITY = {"public": "visible", "hidden": "after_published"}
+# Gradescope visibility of a check, by the visibility of its cases (grader/cases.py). The hidden
+# checks' setting is the course staff's choice (docs/INSTRUCTORS.md): "after_published" (the
+# default: shown once grades are published), "after_due_date" or "hidden" (never shown). Before
+# then, the text students see names no hidden case (report.visible_summary_output).
+HIDDEN_CHECKS_SHOWN = "after_published"
+assert HIDDEN_CHECKS_SHOWN in ("hidden", "after_due_date", "after_published")
+VISIBILITY = {"public": "visible", "hidden": HIDDEN_CHECKS_SHOWN}
 
 # Every check: key -> (section key, points). A check's points are split evenly over its cases.
 # Checks ending in ".hidden" run only the hidden cases (fixtures/hidden, left out of the
