@@ -508,7 +508,11 @@ def _record(state, item, call, test_report):
         callspec = getattr(item, "callspec", None)
         case = callspec.params.get("case") if callspec is not None else None
         case = case if hasattr(case, "params") else None   # a grader.cases Case, or none
-        by_student = _record_failure(state, result, call.excinfo, test_report.longreprtext, case)
+        # With the compact output pytest's own traceback is cut to a line (--tb=no): staff
+        # still get the whole one for a grader error.
+        trace = (str(call.excinfo.getrepr(style="long")) if state.compact and call.excinfo
+                 else test_report.longreprtext)
+        by_student = _record_failure(state, result, call.excinfo, trace, case)
         _add_numpy_notes(state, result)
         if by_student and (state.compact or item.config.option.tbstyle == "auto"):
             # Show the check's message instead of the grader's traceback (--tb=... shows it).

@@ -104,8 +104,10 @@ def test_results_json_is_valid_and_scores_what_was_earned():
     assert [t["max_score"] for t in tests] == [2.0, 2.0, 2.0, 0.0]
     assert tests[0]["name"] == "conv_forward_naive: matches [a]" and "output" not in tests[0]
     assert tests[0]["number"] == "2.1.1"
-    assert tests[1]["output"].startswith("wrong\nmax error 1.0")
-    assert report.OUTPUT_HEADING + "\ndebug print" in tests[1]["output"]
+    # Markdown: the first line, the details and the student's prints fenced.
+    assert tests[1]["output"].startswith("wrong\n\n```\nmax error 1.0\n```")
+    assert tests[1]["output_format"] == d["output_format"] == "md"
+    assert report.OUTPUT_HEADING + "\n\n```\ndebug print\n```" in tests[1]["output"]
     assert tests[3]["name"].endswith("(skipped)") and "no data" in tests[3]["output"]
 
 
@@ -297,17 +299,21 @@ def test_fake_run_reports_student_failures_without_grader_tracebacks(fake_run):
     d, proc = fake_run
     tests = {t["name"]: t for t in d["tests"]}
     b = tests["conv_forward_naive: conv_forward_naive matches the notebook [b]"]["output"]
-    assert b.startswith("conv_forward_naive raised ValueError: bad shape\n\nTraceback (student frames)")
-    assert report.OUTPUT_HEADING + "\nhello from student" in b
+    assert b.startswith("`conv_forward_naive` raised ValueError: bad shape\n\n```\n"
+                        "Traceback (student frames)")
+    assert report.OUTPUT_HEADING + "\n\n```\nhello from student" in b
     c = tests["conv_forward_naive: conv_forward_naive matches the notebook [c]"]["output"]
-    assert c.startswith("conv_forward_naive: out differs from the expected output\nmax error 1.0")
+    assert c.startswith("`conv_forward_naive`: out differs from the expected output\n\n```\n"
+                        "max error 1.0")
     missing = tests["relu_forward: relu_forward matches"]
-    assert missing["output"] == "layers.py not found in the submission" and missing["max_score"] == 1.0
-    # pytest's own failure report shows the same message, not the check's traceback.
-    sections = {s.split(" ", 1)[0]: s for s in re.split(r"\n_+ test_", proc.stdout)}
-    for text in (b, c, missing["output"], sections["conv[c]"], sections["missing_file"]):
+    assert missing["output"] == "`layers.py` not found in the submission"
+    assert missing["max_score"] == 1.0
+    # The terminal shows the same message (grouped by function, grader/summary.py), never the
+    # check's traceback; pytest's own report of every failure is left out.
+    for text in (b, c, missing["output"], proc.stdout):
         assert "test_fake.py:" not in text.replace("test_fake.py::", "")
-    assert "out differs from the expected output" in sections["conv[c]"]
+    assert "out differs from the expected output" in proc.stdout
+    assert "= FAILURES =" not in proc.stdout
 
 
 def test_fake_run_flags_internal_errors_with_the_traceback(fake_run):
