@@ -85,9 +85,10 @@ def _check(args):
     return notebook_check.main(args.name, args.submission)
 
 
-def build_parser():
+def build_parser(fixtures=False):
     """The `python -m grader` parser: one subcommand per job, each owned by its module; the
-    instructors' commands only in the instructors' tree."""
+    instructors' commands only in the instructors' tree (`fixtures` also where asked for by
+    name: staff may check a release's fixtures against a solution; --help does not list it)."""
     instructors = instructors_tree()
     parser = argparse.ArgumentParser(
         prog="python -m grader",
@@ -103,6 +104,8 @@ def build_parser():
     p.set_defaults(func=_weights)
     if instructors:
         _add_instructors(commands)
+    elif fixtures:
+        _add_fixtures(commands)
     return parser
 
 
@@ -179,7 +182,8 @@ def _add_grade(commands):
 
 def main(argv=None):
     """Run one instructors' command; its exit status."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(fixtures=argv[:1] == ["fixtures"])
     # fixtures, make-starter and grade pass unknown options on (to the module, or to pytest).
     args, rest = parser.parse_known_args(argv)
     if rest and not getattr(args, "passthrough", False):
