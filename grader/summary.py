@@ -3,9 +3,9 @@ the run notes and "what to fix first", in that order, so that what a student rea
 the run ends is what to fix.
 
 Per function that lost points: one heading line, its first failing case in full (with its
-pointer), every other failing case in one line. Lines that every comparison repeats (how the
-relative error is computed) are shown once. Plain data in, lines out (report.ItemResult);
-grader/plugin.py prints them.
+pointer), then one line per distinct reason of the others (their case ids together). Lines that
+every comparison repeats (how the relative error is computed) are shown once. Plain data in,
+lines out (report.ItemResult); grader/plugin.py prints them.
 """
 import re
 import textwrap
@@ -18,6 +18,7 @@ BOILERPLATE = re.compile(r"^\s*\(relative error as the notebook's rel_error")
 FULL_LINES = 24      # lines of the first failing case's message shown in the terminal
 LINE_CHARS = 150     # one-line case reasons are cut to this length
 NOTE_WIDTH = 100     # run notes are wrapped to this width
+SHOWN_IDS = 3        # case ids named on one line before "+N more"
 
 
 def case_label(r):
@@ -68,9 +69,13 @@ def function_lines(fn, items, seen):
     lines = [f"{fn}: {earned:.2f} / {possible:.2f} points, {len(lost)} of {len(items)} "
              f"check(s) lost points; the first in full [{case_label(first)}]:"]
     lines += ["    " + line for line in _full(first, seen)]
+    same = {}   # the other cases, one line per distinct reason (their ids together)
     for r in lost[1:]:
-        reason = pointers.first_pointer(r) or r.reason
-        lines.append(f"  [{case_label(r)}] {report.one_line(reason, LINE_CHARS)}")
+        same.setdefault(report.one_line(pointers.first_pointer(r) or r.reason, LINE_CHARS),
+                        []).append(case_label(r))
+    for reason, ids in same.items():
+        more = f", +{len(ids) - SHOWN_IDS} more" if len(ids) > SHOWN_IDS else ""
+        lines.append(f"  [{', '.join(ids[:SHOWN_IDS])}{more}] {reason}")
     return lines
 
 
