@@ -1,4 +1,5 @@
-"""The instructors' command line: `python -m grader COMMAND ...` (see --help).
+"""The command line: `python -m grader COMMAND ...` (see --help): `check` and `grade` everywhere,
+the instructors' commands in their tree.
 
 Each command delegates to the module that owns the job; this file only parses arguments.
 """
@@ -13,15 +14,24 @@ REPO = Path(__file__).resolve().parent.parent
 
 EPILOG = """\
 examples:
+  python -m grader check conv_forward_naive   # one function's checks (as check() in the notebook)
+  python -m grader grade path/to/submission --results-json results.json
+  python -m grader weights                    # the weights table of grader/config.py
+"""
+INSTRUCTORS_EPILOG = """\
   python -m grader fixtures regen             # recompute fixtures/ from solution/
   python -m grader make-starter --check       # is starter/ up to date with solution/?
   python -m grader gradescope-zip autograder.zip --with-cifar
   python -m grader student-release cs260_homework.zip
-  python -m grader grade path/to/submission --results-json results.json
   python -m grader grade-all export/ --out graded/ --jobs 4 --report
   python -m grader report graded/ --out graded/report   # the class report (index.html + CSV)
-  python -m grader weights                    # the weights table of grader/config.py
 """
+
+
+def instructors_tree():
+    """True in the instructors' tree (solution/ is there): only there do the commands that
+    build fixtures, releases and Gradescope's zip, and grade a class, work and get listed."""
+    return (REPO / "solution" / "cs260").is_dir()
 
 
 def _fixtures(args):
@@ -70,29 +80,60 @@ def _report(args):
     return classreport.run(args)
 
 
-def build_parser():
-    """The `python -m grader` parser: one subcommand per job, each owned by its module."""
+def _check(args):
+    from grader import notebook_check
+    return notebook_check.main(args.name, args.submission)
+
+
+def build_parser(fixtures=False):
+    """The `python -m grader` parser: one subcommand per job, each owned by its module; the
+    instructors' commands only in the instructors' tree (`fixtures` also where asked for by
+    name: staff may check a release's fixtures against a solution; --help does not list it)."""
+    instructors = instructors_tree()
+    parser = argparse.ArgumentParser(
+        prog="python -m grader",
+        description="cs260 autograder: " + ("instructors' commands." if instructors else
+                                            "check a function, grade your work."),
+        epilog=EPILOG + (INSTRUCTORS_EPILOG if instructors else ""),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_check(commands)
+    _add_grade(commands)
+    p = commands.add_parser("weights",
+                            help="print the weights table (Markdown, as in docs/GRADING.md)")
+    p.set_defaults(func=_weights)
+    if instructors:
+        _add_instructors(commands)
+    elif fixtures:
+        _add_fixtures(commands)
+    return parser
+
+
+def _add_instructors(commands):
+    """The commands that need the instructors' tree (solution/, hidden cases, the class)."""
     from grader.tools import batch, classreport, release
     from grader.tools.gradescope import build
-    parser = argparse.ArgumentParser(
-        prog="python -m grader", description="cs260 autograder: instructors' commands.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_fixtures(commands)
     _add_make_starter(commands)
     _add_owned(commands, "gradescope-zip", "build Gradescope's autograder.zip", build,
                _gradescope_zip)
     _add_owned(commands, "student-release", "build the student bundle (.zip or folder)", release,
                _student_release)
-    _add_grade(commands)
     _add_owned(commands, "grade-all", "grade a folder of submissions into a gradebook", batch,
                _grade_all)
     _add_owned(commands, "report", "the class report: common mistakes, scores, checks "
                                    "(a static web page + CSV)", classreport, _report)
-    p = commands.add_parser("weights",
-                            help="print the weights table (Markdown, as in docs/GRADING.md)")
-    p.set_defaults(func=_weights)
-    return parser
+
+
+def _add_check(commands):
+    """`check NAME`: one graded function's checks, as check(NAME) in the notebook."""
+    p = commands.add_parser("check", help="grade one function (as check() in the notebook)",
+                            description="Run the checks of one graded function (or a short form "
+                                        "such as max_pool) on ./cs260 and print its points, its "
+                                        "failing cases and what to fix; exits 0 if all pass.")
+    p.add_argument("name", help="a graded function or class, e.g. conv_forward_naive")
+    options.add(p, options.SUBMISSION)
+    p.set_defaults(func=_check)
 
 
 def _add_owned(commands, name, summary, module, func):
@@ -141,7 +182,8 @@ def _add_grade(commands):
 
 def main(argv=None):
     """Run one instructors' command; its exit status."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(fixtures=argv[:1] == ["fixtures"])
     # fixtures, make-starter and grade pass unknown options on (to the module, or to pytest).
     args, rest = parser.parse_known_args(argv)
     if rest and not getattr(args, "passthrough", False):

@@ -16,20 +16,49 @@ class Section:
     title: str
 
 
+# In the notebook's order, which is the order to fix things in: the checks run in this order
+# (grader/plugin.py sorts them), and the numbers and titles are the notebook's headings.
 SECTIONS = [
-    Section("prereq", "0", "Prerequisites (affine, relu, softmax, batchnorm)"),
-    Section("conv_forward", "2", "Convolution: naive forward"),
-    Section("conv_backward", "2b", "Convolution: naive backward"),
-    Section("pool_forward", "3", "Max pooling: naive forward"),
-    Section("pool_backward", "3b", "Max pooling: naive backward"),
-    Section("fast", "4", "Fast layers vs naive"),
-    Section("sandwich", "5", "Sandwich layers"),
-    Section("convnet", "6", "ThreeLayerConvNet"),
-    Section("sbn_forward", "8", "Spatial batchnorm: forward"),
-    Section("sbn_backward", "9", "Spatial batchnorm: backward"),
-    Section("sgn_forward", "10", "Spatial group norm: forward"),
-    Section("sgn_backward", "11", "Spatial group norm: backward"),
+    Section("prereq", "0", "Prerequisites (from the earlier homework)"),
+    Section("conv_forward", "2", "Convolution: naive forward pass"),
+    Section("conv_backward", "3", "Convolution: naive backward pass"),
+    Section("pool_forward", "4", "Max pooling: naive forward pass"),
+    Section("pool_backward", "5", "Max pooling: naive backward pass"),
+    Section("fast", "6", "Fast layers"),
+    Section("sandwich", "7", "Convolutional sandwich layers"),
+    Section("convnet", "8", "A three-layer convolutional network"),
+    Section("sbn_forward", "9.1", "Spatial batch normalization: forward pass"),
+    Section("sbn_backward", "9.2", "Spatial batch normalization: backward pass"),
+    Section("sgn_forward", "10.1", "Spatial group normalization: forward pass"),
+    Section("sgn_backward", "10.2", "Spatial group normalization: backward pass"),
 ]
+
+# The names students know, for `pytest grader -k NAME` and `check(NAME)`: every graded function
+# (the first tag of its checks, grader/cases.py `check`) selects exactly its checks; these short
+# forms select the graded functions they stand for (matched whole, case-insensitively).
+SHORT_NAMES = {
+    "conv_forward": ("conv_forward_naive",),
+    "conv_backward": ("conv_backward_naive",),
+    "max_pool_forward": ("max_pool_forward_naive",),
+    "pool_forward": ("max_pool_forward_naive",),
+    "max_pool_backward": ("max_pool_backward_naive",),
+    "pool_backward": ("max_pool_backward_naive",),
+    "max_pool": ("max_pool_forward_naive", "max_pool_backward_naive"),
+    "affine": ("affine_forward", "affine_backward"),
+    "relu": ("relu_forward", "relu_backward"),
+    "softmax": ("softmax_loss",),
+    "batchnorm": ("batchnorm_forward", "batchnorm_backward"),
+    "prereq": ("affine_forward", "affine_backward", "relu_forward", "relu_backward",
+               "softmax_loss", "batchnorm_forward", "batchnorm_backward"),
+    "conv_relu": ("conv_relu_forward",),
+    "conv_relu_pool": ("conv_relu_pool_forward",),
+    "sandwich": ("conv_relu_forward", "conv_relu_pool_forward"),
+    "spatial_batchnorm": ("spatial_batchnorm_forward", "spatial_batchnorm_backward"),
+    "spatial_groupnorm": ("spatial_groupnorm_forward", "spatial_groupnorm_backward"),
+    "convnet": ("ThreeLayerConvNet",),
+    "cnn": ("ThreeLayerConvNet",),
+    "three_layer_convnet": ("ThreeLayerConvNet",),
+}
 
 # Points of each section; the checks inside a section split them (see CHECKS). Sum: 100.
 SECTION_POINTS = {
@@ -102,8 +131,13 @@ NAIVE_RULE = "the naive layers must be written with numpy loops or array operati
 # Checks (grader/checks/test_*.py): points, visibility, tolerances, budgets.
 # ---------------------------------------------------------------------------
 
-# Gradescope visibility of a check, by the visibility of its cases (grader/cases.py).
-VISIBILITY = {"public": "visible", "hidden": "after_published"}
+# Gradescope visibility of a check, by the visibility of its cases (grader/cases.py). The hidden
+# checks' setting is the course staff's choice (docs/INSTRUCTORS.md): "after_published" (the
+# default: shown once grades are published), "after_due_date" or "hidden" (never shown). Before
+# then, the text students see names no hidden case (report.visible_summary_output).
+HIDDEN_CHECKS_SHOWN = "after_published"
+assert HIDDEN_CHECKS_SHOWN in ("hidden", "after_due_date", "after_published")
+VISIBILITY = {"public": "visible", "hidden": HIDDEN_CHECKS_SHOWN}
 
 # Every check: key -> (section key, points). A check's points are split evenly over its cases.
 # Checks ending in ".hidden" run only the hidden cases (fixtures/hidden, left out of the

@@ -11,6 +11,7 @@ from grader.plugin import (  # noqa: E402,F401 - pytest finds hooks and fixtures
     cifar,
     fast,
     pytest_addoption,
+    pytest_collection_finish,
     pytest_collection_modifyitems,
     pytest_configure,
     pytest_make_collect_report,

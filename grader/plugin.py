@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from grader import config as settings
-from grader import options, report
+from grader import options, report, selection
 
 REPO = Path(__file__).resolve().parent.parent
 DATA_HELP = "run `bash cs260/datasets/get_datasets.sh` or set CS260_DATA_DIR to the folder holding cifar-10-batches-py"
@@ -41,9 +41,13 @@ class GradingState:
     session_notes: list = field(default_factory=list)  # stops / unfinished / deselected checks
     visible_session_notes: list = field(default_factory=list)  # the same, visible checks only
     written: bool = False
-    reports: dict = field(default_factory=dict)    # nodeid -> pytest report showing a message
+    shown: list = None    # the results with their pointers, as reported (report.as_shown, once)
     worker_peak_kb: dict = field(default_factory=dict)  # workers' virtual/resident peaks (Linux)
     numpy_notes: dict = field(default_factory=dict)  # numpy-version note -> key (numpy_notes.py)
+    check_keys: set = field(default_factory=set)   # config.CHECKS keys of the collected checks
+    selection_note: str = ""   # a -k that selected nothing: the names that exist
+    compact: bool = False      # pytest's per-failure reports left out: grader/summary.py groups them
+    partial: bool = False      # not every check of the grader ran (-k, --lf, a file, -x)
 
 
 STATE = pytest.StashKey[GradingState]()
@@ -65,10 +69,13 @@ def pytest_addoption(parser):
 
 
 def default_submission(cwd):
-    """(path, why): ./cs260 when it exists (the student release layout), else the repo's starter."""
+    """(path, why): ./cs260 when it exists (the student release layout), else the cs260/ beside
+    the grader (the release, graded from its parent folder), else the repo's starter."""
     cwd = Path(cwd)
     if (cwd / "cs260").is_dir():
         return (cwd / "cs260").resolve(), "default: ./cs260 found in the current folder"
+    if (settings.REPO / "cs260").is_dir():   # the student release, graded from another folder
+        return settings.REPO / "cs260", "default: no ./cs260 here, the cs260/ next to the grader"
     return REPO / "starter", "default: no ./cs260 here, grading the starter code"
 
 
@@ -90,6 +97,7 @@ def pytest_configure(config):
     results = Path(os.path.abspath(Path(config.invocation_params.dir, results))) if results else None
     state = GradingState(path, why, results)
     config.stash[STATE] = state
+    _compact_output(config, state)
     # The time limit stops grading with SIGINT (grader.tools.gradescope.run_in_group). A shell that
     # starts a job in the background (`&` in a script, nohup) hands SIGINT down ignored, and then
     # Python never raises KeyboardInterrupt: pytest would be killed and the checks that ran lost.
@@ -102,6 +110,35 @@ def pytest_configure(config):
         # Replace at once anything already there (a submission may ship a results.json), so that
         # even if this process is killed the file says grading did not finish.
         _write_results(config, provisional=True)
+    _stop_on_a_wrong_start(config, state, given)
+
+
+def _stop_on_a_wrong_start(config, state, given):
+    """Stop with one line (grader/startup.py) when the run cannot start as it is; results.json
+    (if asked for) says the same."""
+    from grader import startup
+    from grader.sandbox.trusted import trusted_starter_root
+    problem = startup.problem(state.submission_path, bool(given), trusted_starter_root())
+    if not problem:
+        return
+    if state.results_path is not None:
+        try:
+            report.write_json_atomic(state.results_path, report.fallback_json(0, problem))
+        except OSError:
+            pass
+    state.written = True
+    raise pytest.UsageError(problem)
+
+
+def _compact_output(config, state):
+    """With pytest's default output options, leave out its report of every failure and its
+    line per failed check: grader/summary.py prints them grouped by function, above the table.
+    -v, --tb=... or -r... bring pytest's own reports back."""
+    option = config.option
+    if (getattr(option, "tbstyle", "auto") == "auto" and getattr(option, "verbose", 0) <= 0
+            and getattr(option, "reportchars", "fE") in ("fE", "")):
+        state.compact = True
+        option.tbstyle, option.reportchars = "no", "N"
 
 
 def pytest_report_header(config):
@@ -191,15 +228,70 @@ def pytest_collection_modifyitems(session, config, items):
             case_ids = [_case_id(i) for i in group]
         for item in group:
             state.items[item.nodeid] = describe(item, case_ids)
-    # Hidden checks run after every visible one (a stable sort): whatever student code keeps of a
-    # hidden case's inputs cannot be printed into a visible check's output. Within each, the
-    # naive worker's checks come first, so the run switches workers three times at most.
+    # The notebook's order (config.SECTIONS), which is the order to fix things in: `-x` stops at
+    # the first function to fix. Hidden checks run after every visible one (a stable sort):
+    # whatever student code keeps of a hidden case's inputs cannot be printed into a visible
+    # check's output.
+    rank = {s.key: i for i, s in enumerate(settings.SECTIONS)}
+
     def order(item):
         meta = state.items.get(item.nodeid)
         if meta is None:
-            return (False, False)
-        return (meta.visibility != "visible", meta.section not in settings.NAIVE_SECTIONS)
+            return (False, len(rank))
+        return (meta.visibility != "visible", rank.get(meta.section, len(rank)))
     items.sort(key=order)
+    _add_names(state, items)
+    _select_by_name(config, state, items)
+
+
+def _add_names(state, items):
+    """Give each item the name of the function it grades and its short forms as keywords, so
+    that any -k expression can use the names students know."""
+    for item in items:
+        meta = state.items.get(item.nodeid)
+        func = getattr(item, "function", None)
+        if getattr(func, "__check_key__", None):
+            state.check_keys.add(func.__check_key__)
+        if meta is not None and meta.tags:
+            item.extra_keyword_matches.update([meta.tags[0], *selection.short_forms(meta.tags[0])])
+
+
+def _graded_names(state):
+    """The graded functions' names, in the order to fix them (the collected ones included)."""
+    from grader.feedback.pointers import FIX_ORDER
+    collected = [m.tags[0] for m in state.items.values() if m.tags]
+    return list(dict.fromkeys([*FIX_ORDER, *collected]))
+
+
+def _select_by_name(config, state, items):
+    """`-k NAME`, NAME a graded function or a short form (grader/selection.py), selects exactly
+    its checks: pytest's own -k matches substrings (relu_forward would take conv_relu_forward)."""
+    expression = _option(config, "keyword", "") or ""
+    wanted = selection.targets(expression, _graded_names(state))
+    if wanted is None:
+        return
+    keep, drop = [], []
+    for item in items:
+        meta = state.items.get(item.nodeid)
+        (keep if meta is not None and meta.tags[:1] and meta.tags[0] in wanted else drop).append(item)
+    config.option.keyword = ""   # taken whole here; pytest's -k would narrow it again
+    state.selection_note = "" if keep else _no_match_note(state, expression)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+    items[:] = keep
+
+
+def _no_match_note(state, expression):
+    """What to write instead of a -k that selects no check."""
+    return f"No check matches -k {expression!r}. {selection.names_help(_graded_names(state))}"
+
+
+def pytest_collection_finish(session):
+    """Say which names exist when a -k expression selected no check at all."""
+    state = _state(session.config)
+    expression = _option(session.config, "keyword", "") or ""
+    if state is not None and not session.items and expression.strip():
+        state.selection_note = _no_match_note(state, expression)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -423,12 +515,15 @@ def _record(state, item, call, test_report):
         callspec = getattr(item, "callspec", None)
         case = callspec.params.get("case") if callspec is not None else None
         case = case if isinstance(case, Case) else None   # a check's own parameter otherwise
-        by_student = _record_failure(state, result, call.excinfo, test_report.longreprtext, case)
+        # With the compact output pytest's own traceback is cut to a line (--tb=no): staff
+        # still get the whole one for a grader error.
+        trace = (str(call.excinfo.getrepr(style="long")) if state.compact and call.excinfo
+                 else test_report.longreprtext)
+        by_student = _record_failure(state, result, call.excinfo, trace, case)
         _add_numpy_notes(state, result)
-        if by_student and item.config.option.tbstyle == "auto":
+        if by_student and (state.compact or item.config.option.tbstyle == "auto"):
             # Show the check's message instead of the grader's traceback (--tb=... shows it).
             test_report.longrepr = report.item_output(result, settings.OUTPUT_LIMIT_CHARS)
-            state.reports[item.nodeid] = test_report   # _point_out may add to the message
 
 
 SLIPS = pytest.StashKey()   # item.stash: the item's shape-slip ledger (the `slips` fixture)
@@ -518,13 +613,20 @@ def _session_notes(state, session, visible_only=False):
     stop = state.stop_reason or session.shouldstop or session.shouldfail or ""
     what = "visible check(s)" if visible_only else "check(s)"
     if not_run:
-        why = f"Stopped early ({stop}): " if stop else ""
+        why = f"Partial run, stopped early ({stop}): " if stop else "Partial run: "
         notes.append(f"{why}{len(not_run)} selected {what} did not run and are not in the score.")
     elif stop:
         notes.append(f"Stopped early ({stop}).")
-    if every_selected and len(selected) < len(counted):
-        notes.append(f"Only {len(selected)} of {len(counted)} {what.replace('(s)', 's')} were "
-                     "selected (-k/-m/--lf/--deselect); the score covers only those.")
+    total = len(counted)
+    if state.check_keys:   # the grader's own checks: count those not collected too (a file, --lf)
+        total = max(total, selection.expected_items(settings.CHECKS, visible_only))
+    if not visible_only:
+        state.partial = bool(not_run) or len(selected) < total
+    if len(selected) < total:
+        notes.append(f"Partial run: only {len(selected)} of {total} {what.replace('(s)', 's')} were "
+                     "selected (-k, --lf, a single file); the total covers only those.")
+    if state.selection_note:
+        notes.append(state.selection_note)
     absent = _absent_hidden_points()
     if absent:
         notes.append(f"The hidden checks ({absent:g} points) are not in this copy of the grader; "
@@ -573,12 +675,20 @@ def _walls_data(state):
     return walls.walls_data(getattr(state, "walls_down", None))
 
 
+def _fix_first_data(results):
+    """What to fix first, as data, visible checks only (check() shows the first pointer)."""
+    from grader.feedback.pointers import fix_first
+    return [{"function": fn, "lost": len(items), "pointer": pointer}
+            for fn, items, pointer in fix_first(results, visible_only=True)]
+
+
 def _write_results(config, provisional=False):
     """Write results.json (if asked for); never raises, falls back to a minimal file."""
     state = _state(config)
     if state is None or state.results_path is None:
         return
-    results = list(state.results.values())
+    # Before the session's end (pytest broke) there are no shown results yet: the recorded ones.
+    results = state.shown if state.shown is not None else list(state.results.values())
     elapsed = time.monotonic() - state.start
     try:
         if provisional:
@@ -602,6 +712,7 @@ def _write_results(config, provisional=False):
                             "worker_memory": _worker_memory(config, state),
                             "walls": _walls_data(state),
                             "numpy_notes": sorted(set(state.numpy_notes.values())),
+                            "fix_first": _fix_first_data(results),
                             "sections": {key: [round(earned, 4), round(possible, 4)]
                                          for key, _, earned, possible, _
                                          in report.section_rows(results, settings.SECTIONS)},
@@ -636,46 +747,42 @@ def pytest_sessionfinish(session, exitstatus):
     state.notes += list(state.numpy_notes)   # once per run, for the table and results.json
     state.session_notes = _session_notes(state, session)
     state.visible_session_notes = _session_notes(state, session, visible_only=True)
-    _point_out(state)
+    _shown(state)
     _write_results(session.config)
 
 
-def _point_out(state):
-    """What the failing cases of each function have in common (grader/feedback/pointers.py), into the
-    items' messages and keys, and into the failure text pytest prints."""
-    from grader.feedback import pointers
-    try:
-        pointers.annotate(list(state.results.values()))
-    except Exception:
-        state.notes.append(f"{report.INTERNAL_ERROR} while comparing cases:\n"
-                           f"{traceback.format_exc()}")
-        return
-    for nodeid, test_report in state.reports.items():
-        r = state.results.get(nodeid)
-        if r is not None and r.outcome in (report.FAILED, report.ERROR):
-            test_report.longrepr = report.item_output(r, settings.OUTPUT_LIMIT_CHARS)
+def _shown(state):
+    """The recorded results as the table and results.json show them, with the pointers that
+    need several results (report.as_shown); computed once, at the end of the session. The
+    recorded results and pytest's reports stay as they were recorded."""
+    if state.shown is None:
+        try:
+            state.shown = report.as_shown(list(state.results.values()))
+        except Exception:
+            state.notes.append(f"{report.INTERNAL_ERROR} while comparing cases:\n"
+                               f"{traceback.format_exc()}")
+            state.shown = list(state.results.values())
+    return state.shown
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    """Print the score table: one row per notebook section and each failing check's reason."""
+    """Print the last screen (grader/summary.py): the failures by function, the score table
+    (one row per notebook section), the run notes and what to fix first."""
     state = _state(config)
     if state is None:
         return
-    results = list(state.results.values())
+    results = _shown(state)
     terminalreporter.write_sep("=", "cs260 grade")
-    from grader.feedback.pointers import fix_first_lines
-    for line in fix_first_lines(results, visible_only=False):
-        terminalreporter.write_line(line)
     if state.submission is not None or state.submission_error:
         for line in _submission_summary(state).splitlines():
             terminalreporter.write_line(line)
         terminalreporter.write_line("")
-    from grader import environment
-    notes = [report.one_line(n, 500) for n in [environment.mismatch_note(), *_run_notes(state)]
-             if n]
+    from grader import environment, summary
+    notes = [n for n in [environment.mismatch_note(), *_run_notes(state)] if n]
     if state.results_path:
         notes.append(f"results.json written to {state.results_path}")
-    for line in report.format_table(results, settings.SECTIONS, notes):
+    for line in summary.last_screen(results, settings.SECTIONS, notes, details=state.compact,
+                                    partial=state.partial):
         terminalreporter.write_line(line)
 
 

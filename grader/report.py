@@ -10,6 +10,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader import markdown
+
 # Outcomes of one check item. "" = collected but never finished (deselected, -x, interrupted).
 PASSED, FAILED, ERROR, SKIPPED = "passed", "failed", "error", "skipped"
 
@@ -62,6 +64,13 @@ class ItemResult:
     def possible(self):
         """Points at stake: skipped items are not counted."""
         return 0.0 if self.outcome in ("", SKIPPED) else self.weight
+
+
+def as_shown(results):
+    """The recorded results as the report shows them: with the pointers that need several
+    results (grader/feedback/pointers.py), on copies; the recorded ones are left as they are."""
+    from grader.feedback import pointers
+    return pointers.annotate(list(results))
 
 
 def split_weight(function_weight, n_cases):
@@ -175,8 +184,10 @@ def _cases(items, shown=4):
     return " [" + ", ".join(ids[:shown]) + more + "]"
 
 
-def format_table(results, sections, notes=()):
-    """The end-of-run summary as lines of text: points per section, total, failures, skipped points."""
+def format_table(results, sections, notes=(), failures=True, partial=False):
+    """The end-of-run summary as lines of text: points per section, total, failures (unless
+    `failures` is False: grader/summary.py lists them by function), skipped points; `partial`
+    labels the total as a partial run's."""
     rows = section_rows(results, sections)
     width = max([len(row[1]) for row in rows] + [30])
     lines = [f"{'Section':<{width}}  {'Points':>17}"]
@@ -184,13 +195,14 @@ def format_table(results, sections, notes=()):
         extra = f"  ({_pts(skipped)} skipped)" if skipped else ""
         lines.append(f"{label:<{width}}  {_pts(earned):>7} / {_pts(possible):>7}{extra}")
     earned, possible, skipped = totals(results)
-    lines.append(f"{'     Total':<{width}}  {_pts(earned):>7} / {_pts(possible):>7}")
+    total = "     Total (partial run)" if partial else "     Total"
+    lines.append(f"{total:<{width}}  {_pts(earned):>7} / {_pts(possible):>7}")
     if not rows:
         lines.append("(no checks ran)")
 
     order = {s.key: i for i, s in enumerate(sections)}
     by_section = sorted(results, key=lambda r: order.get(r.section, len(order)))  # stable: run order
-    failed = _grouped(by_section, (FAILED, ERROR))
+    failed = _grouped(by_section, (FAILED, ERROR)) if failures else {}
     if failed:
         n = sum(len(v) for v in failed.values())
         lines += ["", f"Failed checks ({n}):"]
@@ -204,14 +216,16 @@ def format_table(results, sections, notes=()):
             lines.append(f"  {check}{_cases(items)}")
             lines.append(f"      {reason}")
     if skipped:
-        lines += ["", f"{_pts(skipped)} points skipped (not counted):"]
         by_reason = {}
         for r in results:
             if r.outcome == SKIPPED:
                 by_reason.setdefault(r.reason, []).append(r)
-        for reason, items in by_reason.items():
-            pts = sum(r.weight for r in items)
-            lines.append(f"  {_pts(pts)} points, {len(items)} check(s): {reason}")
+        each = [f"{_pts(sum(r.weight for r in items))} points, {len(items)} check(s): {reason}"
+                for reason, items in by_reason.items()]
+        if len(each) == 1:   # one line: the last screen is short
+            lines += ["", f"{_pts(skipped)} points skipped (not counted): {each[0].split(': ', 1)[1]}"]
+        else:
+            lines += ["", f"{_pts(skipped)} points skipped (not counted):"] + [f"  {e}" for e in each]
     if notes:
         lines.append("")
         lines += [one_line(n, 400) for n in notes]
@@ -273,7 +287,8 @@ def results_json(results, *, output, execution_time, output_limit, extra_data=No
     """Gradescope results.json content for the items that ran.
 
     Format: https://gradescope-autograders.readthedocs.io/en/latest/specs/ (checked by
-    tests/grading.py's validate_results).
+    tests/grading.py's validate_results). `output` (plain text, as the terminal shows it) and
+    every test's output are written as Markdown (grader/markdown.py), which Gradescope renders.
     """
     tests = []
     for r in results:
@@ -299,16 +314,16 @@ def results_json(results, *, output, execution_time, output_limit, extra_data=No
             test["number"] = r.number
         text = item_output(r, output_limit) if r.visibility == "visible" else hidden_output(r)
         if text:
-            test["output"] = text
-            test["output_format"] = "text"
+            test["output"] = markdown.item(text, OUTPUT_HEADING)
+            test["output_format"] = "md"
         tests.append(test)
     # The total is the sum of the scores shown (kept to 9 places, so they add up to it).
     earned = sum(t["score"] for t in tests)
     return {
         "score": round(earned, 4),
         "execution_time": round(float(execution_time), 2),
-        "output": output,
-        "output_format": "text",
+        "output": markdown.summary(output),
+        "output_format": "md",
         "stdout_visibility": stdout_visibility,
         "extra_data": dict(extra_data or {}),
         "tests": tests,

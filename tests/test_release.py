@@ -381,29 +381,85 @@ def test_installed_numpy_is_the_pin(installed):
 # process); the in-process exec of tests/test_notebook.py cannot show a cell that fails only there.
 NOTEBOOK_KERNEL_DEPS = ("nbclient", "ipykernel", "matplotlib")
 RUN_NOTEBOOK = r'''
-import sys, time, nbformat
+import json, sys, time, nbformat
+from datetime import datetime
 from nbclient import NotebookClient
-path, folder, skip = sys.argv[1], sys.argv[2], set(sys.argv[3].split(","))
+path, folder, skip, only_checks, report = sys.argv[1:6]
 nb = nbformat.read(path, as_version=4)
 nbformat.validate(nb)  # cell ids included (nbformat 4.5)
+skip = set(skip.split(","))
 nb.cells = [c for c in nb.cells if not skip & set(c.metadata.get("tags", []))]
+if only_checks == "1":   # the set-up cells, then only the check cells
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    nb.cells = code[:2] + [c for c in code[2:] if "check" in c.metadata.get("tags", [])]
 start = time.monotonic()
-NotebookClient(nb, timeout=900, kernel_name="python3",
+NotebookClient(nb, timeout=900, kernel_name="python3", record_timing=True,
                resources={"metadata": {"path": folder}}).execute()
+checks = []
+for c in nb.cells:
+    if "check" not in c.metadata.get("tags", []):
+        continue
+    shown = [o for o in c.outputs if o.get("output_type") == "execute_result"]
+    t = c.metadata.get("execution", {})
+    took = (datetime.fromisoformat(t["shell.execute_reply"].replace("Z", "+00:00"))
+            - datetime.fromisoformat(t["iopub.execute_input"].replace("Z", "+00:00")))
+    checks.append({"source": c.source, "seconds": took.total_seconds(),
+                   "text": shown[0]["data"].get("text/plain", "") if shown else "",
+                   "html": shown[0]["data"].get("text/html", "") if shown else ""})
+json.dump(checks, open(report, "w"))
 print(f"{sum(c.cell_type == 'code' for c in nb.cells)} code cells in "
       f"{time.monotonic() - start:.0f} s, no errors")
 '''
 
 
-def test_notebook_runs_in_a_jupyter_kernel(installed):
-    """The release's notebook, top to bottom in a real Jupyter kernel (nbclient + ipykernel in
-    the student's venv, the pinned numpy) on the solution's two files: no cell raises. Runs in
-    the student leg (it downloads Jupyter); full-training cells are left out (tests/test_notebook.py
-    runs them under -m slow), and the CIFAR-10 cells too when the data is absent."""
+def run_notebook(student, env, skip, tmp, only_checks=False):
+    # The release's notebook in a real kernel in `student`; the check cells' outputs and times.
+    report_path = tmp / "checks.json"
+    proc = subprocess.run(["python", "-c", RUN_NOTEBOOK, str(student / release.NOTEBOOK.name),
+                           str(student), ",".join(skip), "1" if only_checks else "0",
+                           str(report_path)], env=env, cwd=student, capture_output=True,
+                          text=True, timeout=1800)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    print(proc.stdout.strip())
+    return json.loads(report_path.read_text())
+
+
+def check_cells():
+    # How many check cells the notebook has (one per graded exercise).
+    nb = json.loads(release.NOTEBOOK.read_text())
+    return sum("check" in c.get("metadata", {}).get("tags", []) for c in nb["cells"])
+
+
+def check_name(cell):
+    return re.search(r'check\("(\w+)"\)', cell["source"]).group(1)
+
+
+def time_note(label, checks):
+    # The closing note: the time each check cell took.
+    times = ", ".join(f"{check_name(c)} {c['seconds']:.1f} s" for c in checks)
+    print(f"{label}: {len(checks)} check cells, {sum(c['seconds'] for c in checks):.0f} s "
+          f"({times})")
+
+
+@pytest.fixture(scope="module")
+def kernel_env(installed):
+    # The installed release with nbclient + ipykernel in its venv (the student leg only).
     if not os.environ.get(RELEASE_PYTHON_ENV):
         pytest.skip(f"needs {RELEASE_PYTHON_ENV} (a fresh student venv that may download "
                     "Jupyter): `.ci/run student` runs it")
     folder, env = installed
+    subprocess.run(["python", "-m", "pip", "install", "-q", *NOTEBOOK_KERNEL_DEPS], env=env,
+                   check=True, timeout=900)
+    return folder, env
+
+
+def test_notebook_runs_in_a_jupyter_kernel(kernel_env, tmp_path):
+    # The release's notebook, top to bottom in a real Jupyter kernel (nbclient + ipykernel in
+    # the student's venv, the pinned numpy) on the solution's two files: no cell raises, and
+    # every check cell says its function passes. Runs in the student leg (it downloads Jupyter);
+    # full-training cells are left out (tests/test_notebook.py runs them under -m slow), and
+    # the CIFAR-10 cells too when the data is absent.
+    folder, env = kernel_env
     student = with_solution_files(folder, "notebook_copy")
     skip = ["slow"]
     cifar = Path(os.environ.get("CS260_DATA_DIR", "/nonexistent"), "cifar-10-batches-py")
@@ -411,10 +467,38 @@ def test_notebook_runs_in_a_jupyter_kernel(installed):
         (student / "cs260" / "datasets" / "cifar-10-batches-py").symlink_to(cifar)
     else:
         skip.append("requires_cifar")
-    subprocess.run(["python", "-m", "pip", "install", "-q", *NOTEBOOK_KERNEL_DEPS], env=env,
-                   check=True, timeout=900)
-    proc = subprocess.run(["python", "-c", RUN_NOTEBOOK, str(student / release.NOTEBOOK.name),
-                           str(student), ",".join(skip)], env=env, cwd=student,
-                          capture_output=True, text=True, timeout=1800)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
-    print(proc.stdout.strip())
+    checks = run_notebook(student, env, skip, tmp_path)
+    assert len(checks) == check_cells() == 11
+    for cell in checks:
+        first = cell["text"].splitlines()[0]
+        assert re.match(rf"check\('{check_name(cell)}'\): [\d.]+ / [\d.]+ points, all \d+ "
+                        r"check\(s\) pass", first), cell["text"]
+        assert "&#10004;" in cell["html"]
+    time_note("solution", checks)
+
+
+def test_notebook_check_cells_on_the_starter_say_what_is_not_implemented(kernel_env, tmp_path):
+    folder, env = kernel_env
+    checks = run_notebook(folder, env, ["slow", "requires_cifar"], tmp_path, only_checks=True)
+    assert len(checks) == check_cells() == 11
+    for cell in checks:
+        lines = cell["text"].splitlines()
+        assert "not implemented yet" in lines[0], cell["text"]
+        assert lines[1].startswith("  fix first: ") and "not implemented" in lines[1]
+    time_note("starter", checks)
+
+
+def test_notebook_check_cell_of_a_planted_bug_shows_its_pointer(kernel_env, tmp_path):
+    folder, env = kernel_env
+    student = with_solution_files(folder, "bug_copy")
+    layers = student / "cs260" / "layers.py"
+    right = "dx[:, :, top:top + ph, left:left + pw] += routed"
+    assert right in layers.read_text()
+    layers.write_text(layers.read_text().replace(right, right.replace("+=", "=")))
+    checks = run_notebook(student, env, ["slow", "requires_cifar"], tmp_path, only_checks=True)
+    bad = [c for c in checks if "pass" not in c["text"].splitlines()[0]]
+    assert [check_name(c) for c in bad] == ["max_pool_backward_naive"], [c["text"] for c in bad]
+    text = bad[0]["text"]
+    assert "fix first: where windows overlap" in text and "The first failure in full" in text
+    assert "fix first:" in bad[0]["html"].replace("<b>Fix first:</b>", "fix first:")
+    time_note("planted bug", checks)

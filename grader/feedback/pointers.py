@@ -2,16 +2,19 @@
 
 - `case_exception_causes`: the likely cause of an exception of student code that the case's
   own parameters explain (an empty crop at pad = 0 assigned into dx raises a broadcast error).
-- `annotate`: at the end of a run, for each graded function, what its failing cases have in
-  common that none of its passing cases has (pad = 0, rectangular windows, G = 1, ...), added
-  as a likely cause (key "pattern.<property>") to its failing items that have no other. Only
-  the visible cases' results and properties are compared, so no text reveals a hidden case.
+- `pattern_pointers` / `annotate`: for each graded function, what its failing cases have in
+  common that none of its passing cases has (pad = 0, rectangular windows, G = 1, ...), a
+  likely cause (key "pattern.<property>") for its failing items that have no other. Computed
+  once, where the report is built (grader/report.py), from the recorded results, which stay as
+  recorded. Only the visible cases' results and properties are compared, so no text reveals a
+  hidden case.
 - `fix_first_lines`: one line per failing function, in dependency order (forward before
   backward, layers before the net), each with its first pointer: the top of the output.
 
 Plain data in and out (report.ItemResult, cases.Case): grader/plugin.py calls these.
 """
 import re
+from dataclasses import replace
 from functools import lru_cache
 
 import numpy as np
@@ -227,16 +230,20 @@ def pattern_text(found, failing_ids):
             f"other visible case passes: {hints}")
 
 
-def _add_cause(r, text):
-    """Put a likely-cause line into an item's message, before any traceback."""
+def _with_cause(r, text, keys):
+    """A copy of item `r` with a likely-cause line in its message, before any traceback, and
+    `keys` added to its diagnoses (`r` itself, a recorded result, is left as it is)."""
     head, sep, rest = (r.message or r.reason).partition("\n\n")
-    r.message = f"{head}\n  likely cause: {text}{sep}{rest}"
+    return replace(r, message=f"{head}\n  likely cause: {text}{sep}{rest}",
+                   diagnoses=list(r.diagnoses) + list(keys))
 
 
-def annotate(results):
-    """Give each failing item without a likely cause of its own (GENERAL_KEYS aside) what its
-    function's failing visible cases have in common, if no passing visible case has it."""
+def pattern_pointers(results):
+    """{nodeid: (text, keys)}: for each failing item without a likely cause of its own
+    (GENERAL_KEYS aside), what its function's failing visible cases have in common, if no
+    passing visible case has it. Reads the recorded results; changes none of them."""
     from grader.cases import BY_ID
+    found_for = {}
     for items in _by_function(results).values():
         visible = [r for r in items if r.visibility == "visible"]
         # Neither failing nor passing: shape slips (right values) and backwards fed by a wrong
@@ -252,8 +259,15 @@ def annotate(results):
             holds = {k for k, h, _, _ in properties(BY_ID[r.case]) if h}
             if (lost(r) and r.outcome != "passed" and set(r.diagnoses) <= GENERAL_KEYS
                     and all(k in holds for k, _, _ in found)):
-                _add_cause(r, text)
-                r.diagnoses = list(r.diagnoses) + [k for k, _, _ in found]
+                found_for[r.nodeid] = (text, [k for k, _, _ in found])
+    return found_for
+
+
+def annotate(results):
+    """The results as the report shows them: copies of the items that get a pattern pointer
+    (pattern_pointers), with it in their message and keys; the others as they are."""
+    found = pattern_pointers(results)
+    return [_with_cause(r, *found[r.nodeid]) if r.nodeid in found else r for r in results]
 
 
 def first_pointer(r):
@@ -268,20 +282,33 @@ def first_pointer(r):
     return ""
 
 
-def fix_first_lines(results, visible_only=True):
-    """'What to fix first' lines: one per function that lost points, in FIX_ORDER."""
+def fix_first(results, visible_only=True):
+    """[(function, items that lost points, its first pointer)] of every function that lost
+    points, in FIX_ORDER: what fix_first_lines says, as data (results.json, check())."""
     failing = {}
     for r in results:
         if (r.tags and lost(r) and not r.internal
                 and (r.visibility == "visible" or not visible_only)):
             failing.setdefault(r.tags[0], []).append(r)
-    if not failing:
-        return []
     rank = {f: i for i, f in enumerate(FIX_ORDER)}
-    lines = ["What to fix first (in this order: forward before backward, layers before the "
-             "net):"]
-    for n, fn in enumerate(sorted(failing, key=lambda f: rank.get(f, len(rank))), 1):
+    found = []
+    for fn in sorted(failing, key=lambda f: rank.get(f, len(rank))):
         items = failing[fn]
         pointer = next((p for p in map(first_pointer, items) if p), "") or items[0].reason
+        found.append((fn, items, pointer))
+    return found
+
+
+FIX_FIRST_HEADING = ("What to fix first (in this order: forward before backward, layers before "
+                     "the net):")
+
+
+def fix_first_lines(results, visible_only=True):
+    """'What to fix first' lines: one per function that lost points, in FIX_ORDER."""
+    found = fix_first(results, visible_only)
+    if not found:
+        return []
+    lines = [FIX_FIRST_HEADING]
+    for n, (fn, items, pointer) in enumerate(found, 1):
         lines.append(f"  {n}. {fn} ({len(items)} check(s) lost points): {pointer}")
     return lines

@@ -24,7 +24,6 @@ REPO = config.REPO
 SOLUTION = REPO / "solution" / "cs260"
 STARTER = REPO / "starter" / "cs260"
 NOTEBOOK = REPO / "notebook" / "ConvolutionalNetworks.ipynb"
-PYPROJECT = REPO / "pyproject.toml"
 TRUSTED_IN_BUNDLE = "grader/_trusted/cs260"   # grader/sandbox/trusted.py looks here in a release
 BUNDLE_FOLDER = "cs260_homework"              # top folder inside the release zip
 IMAGES = ("kitten.jpg", "puppy.jpg")          # the notebook's photos (course staff add them)
@@ -265,6 +264,14 @@ setup(
 )
 '''.replace("{trusted}", TRUSTED_IN_BUNDLE)
 
+# The bundle's own pyproject.toml: only what `pytest grader` needs here (the repo's names the
+# project's tests, its build and its lint, none of which the bundle has).
+PYPROJECT_TOML = """\
+# pytest's settings for `pytest grader`, run in this folder (README.md).
+[tool.pytest.ini_options]
+pythonpath = ["."]
+"""
+
 README = """\
 # cs260 homework: Convolutional Networks
 
@@ -315,6 +322,18 @@ Start Jupyter in this folder (`jupyter notebook ConvolutionalNetworks.ipynb`) an
 notebook. Write your code in `cs260/layers.py` and `cs260/classifiers/cnn.py` only: the grader
 takes these two files from your `cs260/` and everything else from its own copy of the package.
 
+**Prerequisites from the earlier homework.** The first seven layers of `cs260/layers.py`
+(`affine_forward`, `affine_backward`, `relu_forward`, `relu_backward`, `softmax_loss`,
+`batchnorm_forward`, `batchnorm_backward`) are TODOs: bring your implementations from the
+earlier homework (fully-connected networks and batch normalization). They are graded here
+(section 0, 10 points), and the sandwich layers and `ThreeLayerConvNet` use them.
+
+After each exercise the notebook has a check cell, `from grader import check` and then
+`check("conv_forward_naive")`: it grades that one function as the autograder does (the same
+checks and points), in a few seconds, and shows its points, each failing case in one line,
+what to fix first and the first failure in full. In a terminal: `python -m grader check
+conv_forward_naive`.
+
 ## 3. Check your score
 
 ```
@@ -325,8 +344,11 @@ On Colab, run `!pytest grader` in a notebook cell after the first cell (which we
 folder), or in a new cell `%cd "/content/drive/My Drive/cs260_homework"` first (the quotes matter:
 the path has a space).
 
-This grades your `cs260/` with the public checks and prints a table: the points of every check
-and, for each failing one, what went wrong. Gradescope runs the same checks plus hidden cases,
+This grades your `cs260/` with the public checks. Its last screen is the score table (one row
+per section of the notebook) and what to fix first; above them, each function that loses
+points with its first failing case in full. `pytest grader -k NAME` runs one graded function's
+checks (`-k conv_backward_naive`, `-k max_pool`, `-k ThreeLayerConvNet`, ...), `-x` stops at
+the first function to fix, and `-v` shows every failing case in full. Gradescope runs the same checks plus hidden cases,
 so a full score here is a good sign but not a guarantee. Before you start it prints 0 points with
 "not implemented" messages; that is expected. The check that trains on CIFAR-10 is skipped, with
 a message saying where it looked, when it does not find the data; it finds the copy the notebook
@@ -355,7 +377,7 @@ def bundle_entries(images_dir=None):
     from grader.checks.fixtures import MANIFEST, public_manifest_text
     entries[f"fixtures/{MANIFEST}"] = public_manifest_text().encode()
     entries["ConvolutionalNetworks.ipynb"] = NOTEBOOK
-    entries["pyproject.toml"] = PYPROJECT
+    entries["pyproject.toml"] = PYPROJECT_TOML.encode()
     entries["setup.py"] = SETUP_PY.encode()
     entries["requirements.txt"] = REQUIREMENTS.encode()
     entries["README.md"] = README.encode()

@@ -3,6 +3,12 @@
 Every forward function returns (out, cache); the matching backward function takes
 (dout, cache), where dout is the upstream gradient of the loss with respect to out,
 and returns the gradients with respect to the forward function's inputs.
+
+Prerequisites: affine_forward, affine_backward, relu_forward, relu_backward, softmax_loss,
+batchnorm_forward and batchnorm_backward are the layers you wrote in the earlier homework
+(fully-connected networks and batch normalization). Bring your implementations from there:
+they are graded here too (section 0 of the score, 10 points), and the sandwich layers and
+ThreeLayerConvNet use them.
 """
 import numpy as np
 
@@ -18,7 +24,7 @@ def affine_forward(x, w, b):
     Returns (out, cache): out has shape (N, M).
     """
     out = None
-    # TODO: Reshape x into a matrix of N rows (one flattened example per row),
+    # TODO (from the earlier homework): Reshape x into a matrix of N rows (one flattened example per row),
     # compute the affine output `out` and keep in `cache` what the backward
     # pass needs.
     ### BEGIN SOLUTION
@@ -40,7 +46,7 @@ def affine_backward(dout, cache):
     Returns (dx, dw, db) with the shapes of x, w and b.
     """
     dx, dw, db = None, None, None
-    # TODO: Compute the gradients of x, w and b. dx must have the original
+    # TODO (from the earlier homework): Compute the gradients of x, w and b. dx must have the original
     # (unflattened) shape of x.
     ### BEGIN SOLUTION
     x, w, b = cache
@@ -58,7 +64,7 @@ def relu_forward(x):
     Returns (out, cache).
     """
     out = None
-    # TODO: Compute the ReLU of x and keep what the backward pass needs in cache.
+    # TODO (from the earlier homework): Compute the ReLU of x and keep what the backward pass needs in cache.
     ### BEGIN SOLUTION
     out = np.maximum(x, 0)
     cache = x
@@ -73,7 +79,7 @@ def relu_backward(dout, cache):
     ReLU has no derivative: any value between 0 and dout is accepted there.
     """
     dx = None
-    # TODO: The gradient flows through where the input was positive and is
+    # TODO (from the earlier homework): The gradient flows through where the input was positive and is
     # zero elsewhere.
     ### BEGIN SOLUTION
     x = cache
@@ -92,7 +98,7 @@ def softmax_loss(x, y):
     Returns (loss, dx): the scalar loss and its gradient with respect to x.
     """
     loss, dx = None, None
-    # TODO: Compute the mean cross-entropy loss of the softmax probabilities
+    # TODO (from the earlier homework): Compute the mean cross-entropy loss of the softmax probabilities
     # and its gradient. Subtract each row's maximum score before exponentiating
     # so that large scores cannot overflow.
     ### BEGIN SOLUTION
@@ -135,7 +141,7 @@ def batchnorm_forward(x, gamma, beta, bn_param):
 
     out, cache = None, None
     if mode == "train":
-        # TODO: Normalize x with the mean and (biased) variance of the batch,
+        # TODO (from the earlier homework): Normalize x with the mean and (biased) variance of the batch,
         # scale by gamma and shift by beta. Update running_mean and running_var
         # as described above and keep in cache what the backward pass needs.
         ### BEGIN SOLUTION
@@ -175,7 +181,7 @@ def batchnorm_backward(dout, cache):
     Returns (dx, dgamma, dbeta) with the shapes of x, gamma and beta.
     """
     dx, dgamma, dbeta = None, None, None
-    # TODO: Compute the gradients. In train mode remember that the batch mean
+    # TODO (from the earlier homework): Compute the gradients. In train mode remember that the batch mean
     # and variance depend on every element of x; simplify the result on paper
     # first to get a short, fast expression.
     ### BEGIN SOLUTION
