@@ -26,6 +26,8 @@ CAUSES = {
     "generic.reversed_axes": "axes in reverse order",
     "generic.reshape_off": "right number of elements, wrong shape (a reshape or transpose)",
     "backward.forward_wrong": "backward fed by a wrong forward pass (fix the forward first)",
+    "backward.own_bug": "backward wrong by itself (on the standard cache, or against its own "
+                        "forward's numeric gradient), besides a wrong forward",
     # convolution
     "conv_forward.no_bias": "conv: the bias is not added",
     "conv_forward.flipped_kernel": "conv: flipped filters (true convolution, not cross-correlation)",
