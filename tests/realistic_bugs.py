@@ -10,8 +10,8 @@ results.json (`extra_data.diagnoses`).
 """
 from dataclasses import dataclass
 
-from mutants import (GN_BACKWARD_OK, POOL_BACK_HEAD, Mutant, _conv_backward, _conv_forward, _m,
-                     _pool)
+from mutants import (CNN, GN_BACKWARD_OK, POOL_BACK_HEAD, Mutant, _cnn_init, _cnn_loss,
+                     _conv_backward, _conv_forward, _m, _pool)
 
 
 @dataclass(frozen=True)
@@ -573,6 +573,83 @@ def relu_forward(x):
 ''', "loops over two axes: raises on a 1-D x", allowed=["relu_backward"]),
 ]
 
-CORPUS = CONV + POOL + BN + SBN + GN + SOFTMAX + NUMPY1 + REAL
+# --------------------------------------------------------------------------- issue 25
+# Classes the reading of real pointers found without a detector, or with one that misled.
+
+_REG_GRADS = '''
+for name, W in (("W1", W1), ("W2", W2), ("W3", W3)):
+    grads[name] += self.reg * W
+return loss, grads
+'''
+
+CONVNET = [
+    _bug("convnet.reg_sum_squared", "rb_cnn_square_of_sum", "ThreeLayerConvNet.loss",
+         _cnn_loss('''
+loss += 0.5 * self.reg * (np.sum(W1 ** 2) + np.sum(W2 ** 2) + np.sum(W3) ** 2)  # W3: sum, squared
+''' + _REG_GRADS), "the last weight's term written np.sum(W3) ** 2", hint="W3", file=CNN),
+    _bug("convnet.reg_one_missing", "rb_cnn_reg_w2_left_out", "ThreeLayerConvNet.loss",
+         _cnn_loss('''
+loss += 0.5 * self.reg * (np.sum(W1 * W1) + np.sum(W3 * W3))   # W2 forgotten
+''' + _REG_GRADS), "the regularization of W2 left out of the loss", hint="W2", file=CNN),
+    _bug("convnet.reg_grad_sum", "rb_cnn_reg_grad_of_sum", "ThreeLayerConvNet.loss", _cnn_loss('''
+loss += 0.5 * self.reg * (np.sum(W1 ** 2) + np.sum(W2 ** 2) + np.sum(W3 ** 2))
+for name, W in (("W1", W1), ("W2", W2), ("W3", W3)):
+    grads[name] += self.reg * np.sum(W)      # one number for every entry
+return loss, grads
+'''), "the regularization gradient reg * np.sum(W)", file=CNN),
+    _bug("convnet.reg_grad_double", "rb_cnn_reg_grad_double", "ThreeLayerConvNet.loss", _cnn_loss('''
+loss += 0.5 * self.reg * (np.sum(W1 ** 2) + np.sum(W2 ** 2) + np.sum(W3 ** 2))
+for name, W in (("W1", W1), ("W2", W2), ("W3", W3)):
+    grads[name] += 2 * self.reg * W          # the 0.5 forgotten in the derivative
+return loss, grads
+'''), "the regularization gradient 2 * reg * W with the 0.5 in the loss", file=CNN),
+    _bug("convnet.w2_rows", "rb_cnn_w2_square_input", "ThreeLayerConvNet.__init__", _cnn_init('''
+self.params["W1"] = weight_scale * np.random.randn(num_filters, C, filter_size, filter_size)
+self.params["b1"] = np.zeros(num_filters)
+self.params["W2"] = weight_scale * np.random.randn(num_filters * (W // 2) ** 2, hidden_dim)
+self.params["b2"] = np.zeros(hidden_dim)            # W2's rows as if the input were square
+self.params["W3"] = weight_scale * np.random.randn(hidden_dim, num_classes)
+self.params["b3"] = np.zeros(num_classes)
+for k, v in self.params.items():
+    self.params[k] = v.astype(dtype)
+'''), "W2's rows computed as if H == W", hint="rows", file=CNN),
+]
+
+# The pooled size computed as H // pool_height in both passes: the backward, run on the
+# standard cache of an input where the forward is wrong too, fails there: a bug of its own.
+# (The forward is redefined after the backward here, so both passes carry the mistake.)
+_POOL_SIZE_BY_WINDOW = '''
+def max_pool_backward_naive(dout, cache):
+    x, pool_param = cache
+    ph, pw, s = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
+    N, C, H, W = x.shape
+    dx = np.zeros(x.shape)
+    for i in range(H // ph):
+        for j in range(W // pw):
+            window = x[:, :, i * s:i * s + ph, j * s:j * s + pw].reshape(N, C, -1)
+            k = window.argmax(axis=2)
+            for n in range(N):
+                for c in range(C):
+                    dx[n, c, i * s + k[n, c] // pw, j * s + k[n, c] % pw] += dout[n, c, i, j]
+    return dx
+
+
+def max_pool_forward_naive(x, pool_param):
+    ph, pw, s = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
+    N, C, H, W = x.shape
+    out = np.zeros((N, C, 1 + (H - ph) // s, 1 + (W - pw) // s))
+    for i in range(H // ph):
+        for j in range(W // pw):
+            out[:, :, i, j] = x[:, :, i * s:i * s + ph, j * s:j * s + pw].max(axis=(2, 3))
+    return out, (x, pool_param)
+'''
+
+DEPENDENCY = [
+    _bug("backward.own_bug", "rb_pool_both_sized_by_window", "max_pool_backward_naive",
+         _POOL_SIZE_BY_WINDOW, "both passes loop over H // pool_height windows",
+         loses=["max_pool_backward_naive", "max_pool_forward_naive"]),
+]
+
+CORPUS = CONV + POOL + BN + SBN + GN + SOFTMAX + NUMPY1 + REAL + CONVNET + DEPENDENCY
 BY_NAME = {b.name: b for b in CORPUS}
 assert len(BY_NAME) == len(CORPUS), "duplicate bug names"

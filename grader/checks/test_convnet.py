@@ -145,7 +145,8 @@ def test_init(worker, submission):
                     hint = (f" (input_dim has {dims[0]} channel(s): take C from input_dim "
                             f"instead of writing 3)")
                 raise CheckFailed(f"{what}: params['{name}'] has shape {tuple(p.shape)}, "
-                                  f"expected {shape}{hint}.")
+                                  f"expected {shape}{hint}.",
+                                  diagnoses=["convnet.w2_rows"] if name == "W2" else [])
             if p.dtype != np.dtype(dtype):
                 raise CheckFailed(f"{what}: params['{name}'] has dtype {p.dtype}, expected "
                                   f"{dtype} (the dtype argument).")
@@ -216,7 +217,9 @@ def test_reg_loss(worker, submission):
                    (Cause("convnet.reg_missing", "the regularization is not added to the loss"),
                     0.0)]
         + [(Cause("convnet.reg_one_layer", f"only {p} is regularized"), 0.5 * reg * squares[p])
-           for p in ("W1", "W2", "W3")],
+           for p in ("W1", "W2", "W3")]
+        + reg_term_mistakes(expected, reg, {p: params[p].astype(np.float64)
+                                            for p in ("W1", "W2", "W3")}),
         reference="0.5 * reg * (sum(W1**2) + sum(W2**2) + sum(W3**2))")
 
 
@@ -237,7 +240,27 @@ def reg_loss_mistakes(case, fx):
             (Cause("convnet.reg_no_half", "the 0.5 factor of the regularization is missing"),
              e + weights),
             (Cause("convnet.reg_biases", "the biases are regularized too; only W1, W2 and W3 "
-                   "are"), e + biases)]
+                   "are"), e + biases)] + [
+        (Cause("convnet.reg_one_layer", f"only {p} is regularized (the terms of the other "
+               f"weights are missing from the loss)"), e - weights + 0.5 * reg * sq[p])
+        for p in ("W1", "W2", "W3")] + reg_term_mistakes(e, reg, {p: fx.inputs[p] for p in
+                                                                   ("W1", "W2", "W3")})
+
+
+def reg_term_mistakes(right, reg, weights):
+    """(cause, loss) of mistakes in one weight's term of 0.5 * reg * sum(W ** 2), the loss being
+    `right` with the right terms: the term left out, or written sum(W) ** 2 or sum(W)."""
+    out = []
+    for p, W in weights.items():
+        term = 0.5 * reg * float(np.sum(W ** 2))
+        out += [(Cause("convnet.reg_one_missing", f"{p} is not regularized: its term 0.5 * reg * "
+                       f"sum({p} ** 2) is missing from the loss"), right - term),
+                (Cause("convnet.reg_sum_squared", f"the term of {p} is np.sum({p}) ** 2 (the "
+                       f"square of the sum); it is np.sum({p} ** 2)"),
+                 right - term + 0.5 * reg * float(np.sum(W)) ** 2),
+                (Cause("convnet.reg_sum_squared", f"the term of {p} is np.sum({p}) (not squared); "
+                       f"it is np.sum({p} ** 2)"), right - term + 0.5 * reg * float(np.sum(W)))]
+    return out
 
 
 def check_scores(worker, case, fx, model):
@@ -261,9 +284,15 @@ def check_gradients(worker, case, fx, model):
     for p in NET_PARAMS:
         expected = fx.expected[f"grad.{p}"]
         if p.startswith("W"):
+            W = fx.inputs[p]
             diag = [(Cause("convnet.reg_grad_missing",
-                           "the regularization gradient reg * W is missing"),
-                     expected - reg * fx.inputs[p])]
+                           "the regularization gradient reg * W is missing"), expected - reg * W),
+                    (Cause("convnet.reg_grad_double", f"the regularization gradient is 2 * reg * "
+                           f"{p}: the gradient of 0.5 * reg * sum({p} ** 2) is reg * {p}"),
+                     expected + reg * W),
+                    (Cause("convnet.reg_grad_sum", f"the regularization gradient is reg * "
+                           f"np.sum({p}) (one number); it is reg * {p}, element by element"),
+                     expected - reg * W + reg * float(np.sum(W)))]
         else:
             diag = [(Cause("convnet.reg_grad_biases",
                            "the biases are regularized too (their gradient has reg * b); only "

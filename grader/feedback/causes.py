@@ -110,6 +110,11 @@ CAUSES = {
     "convnet.reg_missing": "regularization not added to the loss",
     "convnet.reg_one_layer": "only one weight matrix regularized",
     "convnet.reg_grad_missing": "regularization gradient reg * W missing",
+    "convnet.w2_rows": "W2 has the wrong number of rows (num_filters * H/2 * W/2)",
+    "convnet.reg_one_missing": "one weight matrix not regularized (the others are)",
+    "convnet.reg_sum_squared": "a weight's term is np.sum(W) ** 2 or np.sum(W), not np.sum(W ** 2)",
+    "convnet.reg_grad_double": "regularization gradient 2 * reg * W instead of reg * W",
+    "convnet.reg_grad_sum": "regularization gradient reg * np.sum(W) instead of reg * W",
     "convnet.reg_grad_biases": "regularization gradient on the biases",
     # exceptions of student code
     "numpy2.removed_alias": "numpy 2: np.int / np.float / np.bool ... aliases are gone",
