@@ -135,3 +135,26 @@ def test_a_dependency_note_still_gets_the_pattern_and_a_shape_slip_is_left_out()
     assert failed[1].diagnoses == ["pattern.pad_zero"] or not failed[1:]
     assert fed_wrong.diagnoses == ["backward.forward_wrong"]
     assert slip.diagnoses == ["shape.slip"] and "likely cause" not in slip.message
+
+
+def test_a_pointer_says_how_many_failing_cases_it_explains_and_what_the_rest_share():
+    results = conv_backward_items({"conv_backward.stride3_pad0", "conv_backward.c_equals_h",
+                                   "conv_backward.basic"})
+    flipped = next(r for r in results if r.case == "conv_backward.basic")
+    flipped.diagnoses = ["conv_backward.dx_flipped_filters"]
+    flipped.message += "\n  likely cause: dx uses flipped filters"
+    pointers.annotate(results)
+    assert ("this likely cause fits 1 of the 3 failing visible cases of conv_backward_naive; "
+            "the other 2 (conv_backward.stride3_pad0, conv_backward.c_equals_h), both with "
+            "pad = 0, fail for another reason") in flipped.message
+    others = [r for r in results if r.outcome == "failed" and r is not flipped]
+    assert all("fits" not in r.message and not r.diagnoses for r in others)
+
+
+def test_a_pointer_that_explains_every_failing_case_gets_no_count():
+    results = conv_backward_items({"conv_backward.stride3_pad0", "conv_backward.c_equals_h"})
+    for r in results:
+        if r.outcome == "failed":
+            r.diagnoses = ["conv_backward.pad0_empty_crop"]
+    pointers.annotate(results)
+    assert all("note: this likely cause fits" not in r.message for r in results)

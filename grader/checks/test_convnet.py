@@ -214,7 +214,8 @@ def test_reg_loss(worker, submission):
                           "the 0.5 factor is missing: use 0.5 * reg * sum(W ** 2)"), 2 * expected),
                    (Cause("convnet.reg_biases",
                           "the biases are regularized too; only W1, W2 and W3 are"), everything),
-                   (Cause("convnet.reg_missing", "the regularization is not added to the loss"),
+                   (Cause("convnet.reg_missing", "the loss does not change with reg: the "
+                          "regularization is not added, or added without the factor self.reg"),
                     0.0)]
         + [(Cause("convnet.reg_one_layer", f"only {p} is regularized"), 0.5 * reg * squares[p])
            for p in ("W1", "W2", "W3")]

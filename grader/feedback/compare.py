@@ -173,8 +173,9 @@ def generic_causes(actual, expected, bad, tol, floor):
     """Likely causes that need nothing but the two arrays and where they differ."""
     causes = []
     if not np.any(actual) and np.any(expected):
-        causes.append(Cause("generic.all_zeros", "your result is all zeros: is the array "
-                            "filled in (or returned) at all?"))
+        causes.append(Cause("generic.all_zeros", "your result is all zeros: it may never be "
+                            "filled in (or returned), or every term may cancel (a mean "
+                            "subtracted over a single value, a mask that is never set)"))
         return causes
     if _matches(actual, -expected, tol, floor):
         causes.append(Cause("generic.sign_flipped",

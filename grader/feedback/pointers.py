@@ -220,11 +220,11 @@ def _by_function(results):
 
 
 def pattern_text(found, failing_ids):
-    """The likely-cause text of a property pointer."""
+    """The likely-cause text of a property pointer (an observation; the hint is a guess)."""
     phrases = " and ".join(p for _, p, _ in found)
     hints = "; ".join(h for _, _, h in found)
     return (f"every visible case with {phrases} fails ({', '.join(failing_ids)}) and every "
-            f"other visible case passes: {hints}")
+            f"other visible case passes, so the mistake may be there: {hints}")
 
 
 def _add_cause(r, text):
@@ -235,7 +235,9 @@ def _add_cause(r, text):
 
 def annotate(results):
     """Give each failing item without a likely cause of its own (GENERAL_KEYS aside) what its
-    function's failing visible cases have in common, if no passing visible case has it."""
+    function's failing visible cases have in common, if no passing visible case has it; then
+    say, on each failing visible item, how many failing visible cases its pointer explains
+    when that is not all of them (add_coverage)."""
     from grader.cases import BY_ID
     for items in _by_function(results).values():
         visible = [r for r in items if r.visibility == "visible"]
@@ -254,6 +256,48 @@ def annotate(results):
                     and all(k in holds for k, _, _ in found)):
                 _add_cause(r, text)
                 r.diagnoses = list(r.diagnoses) + [k for k, _, _ in found]
+    for fn, items in _by_function(results).items():
+        add_coverage(fn, items)
+
+
+def _failing_visible(items):
+    """The visible items of one function that failed (shape slips, which pass, left out)."""
+    return [r for r in items if r.visibility == "visible" and lost(r) and r.outcome != "passed"]
+
+
+def _explains(r):
+    """The keys of an item that say what is wrong (GENERAL_KEYS say only what else to fix)."""
+    return [k for k in r.diagnoses if k not in GENERAL_KEYS]
+
+
+def coverage_note(fn, key, failing, explained, passing):
+    """The note on an item whose pointer `key` does not explain every failing visible case of
+    `fn`: how many it explains, and what the cases no pointer explains have in common."""
+    from grader.cases import BY_ID
+    fits = [r for r in failing if key in r.diagnoses]
+    rest = [r for r in failing if r not in explained]
+    text = (f"note: this likely cause fits {len(fits)} of the {len(failing)} failing visible "
+            f"cases of {fn}")
+    if not rest:
+        return text + "; the others have likely causes of their own."
+    common = separating([BY_ID[r.case] for r in rest], [BY_ID[r.case] for r in passing])
+    shared = (f", {'both' if len(rest) == 2 else 'all'} with {' and '.join(p for _, p, _ in common)},"
+              if common and len(rest) > 1 else "")
+    return (text + f"; the other {len(rest)} ({', '.join(r.case for r in rest)}){shared} fail "
+            f"for another reason that no likely cause here explains: look at them too.")
+
+
+def add_coverage(fn, items):
+    """Give each failing visible item of `fn` whose first pointer does not explain all the
+    function's failing visible cases a note saying how many it explains and what is left."""
+    failing = _failing_visible(items)
+    explained = [r for r in failing if _explains(r)]
+    passing = [r for r in items if r.visibility == "visible" and not lost(r)]
+    for r in explained:
+        key = _explains(r)[0]
+        if not all(key in o.diagnoses for o in failing):
+            head, sep, rest = r.message.partition("\n\n")
+            r.message = f"{head}\n  {coverage_note(fn, key, failing, explained, passing)}{sep}{rest}"
 
 
 def first_pointer(r):
