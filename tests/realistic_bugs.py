@@ -644,7 +644,27 @@ def max_pool_forward_naive(x, pool_param):
     return out, (x, pool_param)
 '''
 
+# The spatial layer calls a batchnorm_forward whose test mode adds eps to the std: the
+# spatial check names the helper (the batchnorm_forward is redefined after the original).
+_SBN_OVER_A_WRONG_HELPER = _bn(_BN_TRAIN, '''
+    else:
+        x_hat = (x - running_mean) / (np.sqrt(running_var) + eps)   # eps outside the root
+        out = gamma * x_hat + beta
+        cache = ("test", x_hat, gamma, 1.0 / np.sqrt(running_var + eps))
+''') + '''
+
+def spatial_batchnorm_forward(x, gamma, beta, bn_param):
+    N, C, H, W = x.shape
+    rows = np.moveaxis(x, 1, -1).reshape(N * H * W, C)
+    out, cache = batchnorm_forward(rows, gamma, beta, bn_param)
+    return np.moveaxis(out.reshape(N, H, W, C), -1, 1), cache
+'''
+
 DEPENDENCY = [
+    _bug("spatial_batchnorm.helper_wrong", "rb_sbn_over_a_wrong_batchnorm",
+         "spatial_batchnorm_forward", _SBN_OVER_A_WRONG_HELPER,
+         "a spatial layer right in itself over a batchnorm_forward wrong in test mode",
+         loses=["spatial_batchnorm_forward", "batchnorm_forward"], hint="batchnorm_forward"),
     _bug("backward.own_bug", "rb_pool_both_sized_by_window", "max_pool_backward_naive",
          _POOL_SIZE_BY_WINDOW, "both passes loop over H // pool_height windows",
          loses=["max_pool_backward_naive", "max_pool_forward_naive"]),

@@ -75,6 +75,7 @@ CAUSES = {
     "batchnorm.running_replaced": "running averages replaced by the batch statistic",
     "batchnorm_backward.constant_stats": "batchnorm backward: mean and variance treated as constants",
     "batchnorm_backward.no_mean_term": "batchnorm backward: the term through the mean is missing",
+    "spatial_batchnorm.helper_wrong": "spatial batchnorm: the mistake is in the batchnorm_forward it calls",
     "spatial_batchnorm.stats_over_n": "spatial batchnorm: statistics over N only",
     "spatial_batchnorm.stats_per_example_channel": "spatial batchnorm: statistics over H, W only",
     "spatial_batchnorm.stats_per_example": "spatial batchnorm: statistics per example",
