@@ -145,8 +145,8 @@ def test_a_pointer_says_how_many_failing_cases_it_explains_and_what_the_rest_sha
     flipped.message += "\n  likely cause: dx uses flipped filters"
     pointers.annotate(results)
     assert ("this likely cause fits 1 of the 3 failing visible cases of conv_backward_naive; "
-            "the other 2 (conv_backward.stride3_pad0, conv_backward.c_equals_h), both with "
-            "pad = 0, fail for another reason") in flipped.message
+            "it does not explain the other 2 (conv_backward.stride3_pad0, "
+            "conv_backward.c_equals_h), both with pad = 0 (no likely cause here does)") in flipped.message
     others = [r for r in results if r.outcome == "failed" and r is not flipped]
     assert all("fits" not in r.message and not r.diagnoses for r in others)
 

@@ -161,6 +161,30 @@ CAUSES = {
     "pattern.max_elsewhere": "fails exactly on the cases where a window's maximum also occurs elsewhere",
 }
 
+# How a pointer is confirmed before it is shown, by key prefix (the first that matches; the
+# default is "simulated"). simulated: a known mistake, simulated on the case's inputs,
+# reproduces the student's output (or shape) within tolerance; experiment: the student's own
+# code was run again to decide (the backward on the standard cache or against its forward's
+# centered differences, a helper on the rearranged input, a dependency's own check);
+# exception: the student's exception says it; observed: a fact about the results (a shape off
+# by axes of size 1, a property every failing visible case has and no passing one has);
+# heuristic: a guess from the look of the result, worded "may".
+CONFIRMED_BY = (
+    ("pattern.", "observed"), ("shape.", "observed"), ("convnet.w2_rows", "observed"),
+    ("backward.", "experiment"), ("dependency.", "experiment"),
+    ("spatial_batchnorm.helper_wrong", "experiment"),
+    ("numpy", "exception"), ("exception.", "exception"),
+    ("generic.all_zeros", "heuristic"), ("generic.border_only", "heuristic"),
+    ("generic.few_channels", "heuristic"), ("generic.reshape_off", "heuristic"),
+    ("generic.reversed_axes", "heuristic"), ("generic.not_finite", "heuristic"),
+)
+
+
+def confirmed_by(key):
+    """How a pointer with this key was confirmed before it was shown (CONFIRMED_BY)."""
+    return next((how for prefix, how in CONFIRMED_BY if key.startswith(prefix)), "simulated")
+
+
 class Cause(str):
     """A likely cause: its text (what the student reads) with its stable key (`CAUSES`)."""
 

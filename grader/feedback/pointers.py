@@ -281,10 +281,10 @@ def coverage_note(fn, key, failing, explained, passing):
     if not rest:
         return text + "; the others have likely causes of their own."
     common = separating([BY_ID[r.case] for r in rest], [BY_ID[r.case] for r in passing])
-    shared = (f", {'both' if len(rest) == 2 else 'all'} with {' and '.join(p for _, p, _ in common)},"
+    shared = (f", {'both' if len(rest) == 2 else 'all'} with {' and '.join(p for _, p, _ in common)}"
               if common and len(rest) > 1 else "")
-    return (text + f"; the other {len(rest)} ({', '.join(r.case for r in rest)}){shared} fail "
-            f"for another reason that no likely cause here explains: look at them too.")
+    return (text + f"; it does not explain the other {len(rest)} ({', '.join(r.case for r in rest)})"
+            f"{shared} (no likely cause here does): look at them too.")
 
 
 def add_coverage(fn, items):
