@@ -603,6 +603,33 @@ for name, W in (("W1", W1), ("W2", W2), ("W3", W3)):
     grads[name] += 2 * self.reg * W          # the 0.5 forgotten in the derivative
 return loss, grads
 '''), "the regularization gradient 2 * reg * W with the 0.5 in the loss", file=CNN),
+    _bug("convnet.relu_on_scores", "rb_cnn_relu_on_scores", "ThreeLayerConvNet.loss", '''
+def loss(self, X, y=None):
+    W1, b1, W2, b2 = (self.params[k] for k in ("W1", "b1", "W2", "b2"))
+    W3, b3 = self.params["W3"], self.params["b3"]
+    conv_param = {"stride": 1, "pad": (W1.shape[2] - 1) // 2}
+    pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}
+    h1, c1 = conv_relu_pool_forward(X, W1, b1, conv_param, pool_param)
+    h2, c2 = affine_relu_forward(h1, W2, b2)
+    scores, c3 = affine_relu_forward(h2, W3, b3)       # a ReLU on the scores too
+    if y is None:
+        return scores
+    loss, d = softmax_loss(scores, y)
+    loss += 0.5 * self.reg * sum(np.sum(W * W) for W in (W1, W2, W3))
+    grads = {}
+    d, grads["W3"], grads["b3"] = affine_relu_backward(d, c3)
+    d, grads["W2"], grads["b2"] = affine_relu_backward(d, c2)
+    _, grads["W1"], grads["b1"] = conv_relu_pool_backward(d, c1)
+    for k, W in (("W1", W1), ("W2", W2), ("W3", W3)):
+        grads[k] += self.reg * W
+    return loss, grads
+''', "the last layer through affine_relu_forward", hint="relu", file=CNN),
+    _bug("exception.undefined_name", "rb_cnn_grads_typo", "ThreeLayerConvNet.loss", _cnn_loss('''
+loss += 0.5 * self.reg * (np.sum(W1 ** 2) + np.sum(W2 ** 2) + np.sum(W3 ** 2))
+for name, W in (("W1", W1), ("W2", W2), ("W3", W3)):
+    gradients[name] += self.reg * W          # a name never assigned
+return loss, grads
+'''), "a typo for grads (NameError)", hint="gradients", file=CNN),
     _bug("convnet.w2_rows", "rb_cnn_w2_square_input", "ThreeLayerConvNet.__init__", _cnn_init('''
 self.params["W1"] = weight_scale * np.random.randn(num_filters, C, filter_size, filter_size)
 self.params["b1"] = np.zeros(num_filters)

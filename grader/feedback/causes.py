@@ -111,6 +111,7 @@ CAUSES = {
     "convnet.reg_missing": "regularization not added to the loss",
     "convnet.reg_one_layer": "only one weight matrix regularized",
     "convnet.reg_grad_missing": "regularization gradient reg * W missing",
+    "convnet.relu_on_scores": "scores passed through a ReLU (the last layer is affine only)",
     "convnet.w2_rows": "W2 has the wrong number of rows (num_filters * H/2 * W/2)",
     "convnet.reg_one_missing": "one weight matrix not regularized (the others are)",
     "convnet.reg_sum_squared": "a weight's term is np.sum(W) ** 2 or np.sum(W), not np.sum(W ** 2)",
@@ -130,6 +131,7 @@ CAUSES = {
     "shape.slip": "a shape slip: right values, shape off by axes of size 1",
     "shape.extra_axes": "extra leading axes: an operand of another shape was broadcast in",
     "dependency.fix_first": "uses another graded function that fails its own check: fix it first",
+    "exception.undefined_name": "a name used but never defined (NameError)",
     "exception.float_size": "a size or index computed with / (a float) instead of //",
     "exception.array_to_scalar_many": "int() / float() of an array with several elements "
                                       "(e.g. np.where finding tied maxima)",
@@ -280,6 +282,11 @@ def exception_causes(etype, message):
         found.append(Cause("numpy2.copy_false",
                            "in NumPy 2, np.array(x, copy=False) raises when a copy is needed "
                            "(in NumPy 1 it meant 'copy only if needed'): use np.asarray(x)"))
+    m = re.search(r"name '(\w+)' is not defined", text)
+    if etype == "NameError" and m:
+        found.append(Cause("exception.undefined_name",
+                           f"{m.group(1)} is used but never assigned in this function: a typo "
+                           f"for another name, or a variable of another function"))
     return found + newer_numpy_causes(etype, text) + float_size_causes(etype, text)
 
 
