@@ -687,7 +687,40 @@ def spatial_batchnorm_forward(x, gamma, beta, bn_param):
     return np.moveaxis(out.reshape(N, H, W, C), -1, 1), cache
 '''
 
+# The forward marks every window's maximum in one mask of x's shape and caches it; the
+# backward reads that mask through each window and overwrites dx there.
+_POOL_SHARED_MASK = '''
+def max_pool_backward_naive(dout, cache):
+    x, marks, pool_param = cache
+    ph, pw, s = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
+    dx = np.zeros(x.shape)
+    for i in range(dout.shape[2]):
+        for j in range(dout.shape[3]):
+            dx[:, :, i * s:i * s + ph, j * s:j * s + pw] = (
+                marks[:, :, i * s:i * s + ph, j * s:j * s + pw] * dout[:, :, i:i + 1, j:j + 1])
+    return dx
+
+
+def max_pool_forward_naive(x, pool_param):
+    ph, pw, s = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
+    N, C, H, W = x.shape
+    Ho, Wo = 1 + (H - ph) // s, 1 + (W - pw) // s
+    out, marks = np.zeros((N, C, Ho, Wo)), np.zeros(x.shape)
+    for n in range(N):
+        for c in range(C):
+            for i in range(Ho):
+                for j in range(Wo):
+                    patch = x[n, c, i * s:i * s + ph, j * s:j * s + pw]
+                    r, q = np.unravel_index(patch.argmax(), patch.shape)
+                    out[n, c, i, j] = patch[r, q]
+                    marks[n, c, i * s + r, j * s + q] = 1
+    return out, (x, marks, pool_param)
+'''
+
 DEPENDENCY = [
+    _bug("pool_backward.shared_mask", "rb_pool_back_shared_mask", "max_pool_backward_naive",
+         _POOL_SHARED_MASK, "one mask of all windows' maxima, read through each window with =",
+         hint="mask"),
     _bug("spatial_batchnorm.helper_wrong", "rb_sbn_over_a_wrong_batchnorm",
          "spatial_batchnorm_forward", _SBN_OVER_A_WRONG_HELPER,
          "a spatial layer right in itself over a batchnorm_forward wrong in test mode",

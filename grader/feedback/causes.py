@@ -59,6 +59,7 @@ CAUSES = {
     "pool_backward.spread_whole": "pool backward: whole gradient to every window position",
     "pool_backward.mask_only": "pool backward: marks the maxima with 1, no upstream gradient",
     "pool_backward.stride_is_window": "pool backward: windows placed as if stride = window size",
+    "pool_backward.shared_mask": "pool backward: one mask of all windows' maxima read through each window",
     "pool_backward.overwrite": "pool backward: = instead of += with overlapping windows",
     # batchnorm (N, D) and spatial
     "batchnorm.stats_axis1": "batchnorm: statistics over the features (axis 1)",

@@ -52,11 +52,12 @@ def max_pool(x, ph, pw, stride):
 
 
 def max_pool_backward(x, dout, ph, pw, stride, accumulate=True, spread=False, steps=None,
-                      whole_window=False):
+                      whole_window=False, all_ties=False):
     """dx of max pooling; accumulate=False overwrites where windows overlap (the bug): the
     window's non-zero entries, or its whole block with whole_window=True (dx[...] = mask * d);
     spread=True sends dout / (ph*pw) to every window position (average-pool backward);
-    steps=(sr, sc) places window (i, j) at (i * sr, j * sc) instead of using the stride."""
+    steps=(sr, sc) places window (i, j) at (i * sr, j * sc) instead of using the stride;
+    all_ties=True marks every position equal to the window's maximum (window == max)."""
     N, C, H, W = x.shape
     Ho, Wo = dout.shape[2:]
     sr, sc = steps or (stride, stride)
@@ -69,6 +70,8 @@ def max_pool_backward(x, dout, ph, pw, stride, accumulate=True, spread=False, st
             window = x[:, :, r:r + ph, c:c + pw].reshape(N, C, -1)
             if spread:
                 part = np.repeat(dout[:, :, i, j][:, :, None], ph * pw, axis=2) / (ph * pw)
+            elif all_ties:
+                part = (window == window.max(axis=2, keepdims=True)) * dout[:, :, i, j][:, :, None]
             else:
                 part = (np.arange(ph * pw) == window.argmax(axis=2)[:, :, None]) * dout[:, :, i, j][:, :, None]
             part = part.reshape(N, C, ph, pw)
@@ -79,6 +82,29 @@ def max_pool_backward(x, dout, ph, pw, stride, accumulate=True, spread=False, st
             else:
                 target = dx[:, :, r:r + ph, c:c + pw]
                 target[part != 0] = part[part != 0]
+    return dx
+
+
+def max_pool_backward_shared_mask(x, dout, ph, pw, stride, accumulate=False):
+    """dx of a backward that reads one mask of every window's maximum (as a forward builds it
+    for the whole input) through each window: dx[window] = dout * mask[window] (+= with
+    accumulate), so a window's gradient also lands on its neighbours' maxima."""
+    N, C, _, _ = x.shape
+    Ho, Wo = dout.shape[2:]
+    mask = np.zeros(x.shape)
+    n, c = np.meshgrid(np.arange(N), np.arange(C), indexing="ij")
+    for i in range(Ho):
+        for j in range(Wo):
+            k = x[:, :, i * stride:i * stride + ph, j * stride:j * stride + pw].reshape(
+                N, C, -1).argmax(axis=2)
+            mask[n, c, i * stride + k // pw, j * stride + k % pw] = 1
+    dx = np.zeros(x.shape)
+    for i in range(Ho):
+        for j in range(Wo):
+            block = (slice(None), slice(None), slice(i * stride, i * stride + ph),
+                     slice(j * stride, j * stride + pw))
+            part = mask[block] * dout[:, :, i, j][:, :, None, None]
+            dx[block] = dx[block] + part if accumulate else part
     return dx
 
 
