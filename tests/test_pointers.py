@@ -158,3 +158,14 @@ def test_a_pointer_that_explains_every_failing_case_gets_no_count():
             r.diagnoses = ["conv_backward.pad0_empty_crop"]
     pointers.annotate(results)
     assert all("note: this likely cause fits" not in r.message for r in results)
+
+
+def test_properties_the_visible_cases_confound_are_named_together_and_said_so():
+    public = [c.id for c in CASES if c.check in ("pool_forward.notebook", "pool_forward.extra")]
+    batch1 = next(c for c in public if BY_ID[c].inputs()["x"].shape[0] == 1)
+    results = [item(c, "failed" if c == batch1 else "passed", message=f"{c}: wrong")
+               for c in public]
+    pointers.annotate(results)
+    failed = next(r for r in results if r.outcome == "failed")
+    if len(failed.diagnoses) > 1:
+        assert "cannot tell which of these the mistake is about" in failed.message

@@ -26,7 +26,7 @@ FIX_ORDER = ("affine_forward", "affine_backward", "relu_forward", "relu_backward
              "conv_relu_forward", "conv_relu_pool_forward", "spatial_batchnorm_forward",
              "spatial_batchnorm_backward", "spatial_groupnorm_forward",
              "spatial_groupnorm_backward", "ThreeLayerConvNet")
-MAX_PROPERTIES = 2   # properties named in one pointer
+MAX_PROPERTIES = 3   # properties named in one pointer
 # Keys that say what else to fix, not what is wrong in the function itself: an item with only
 # these still gets what its failing cases have in common. ("backward.forward_wrong" is not one:
 # a backward fed by a wrong forward fails where the forward does, and the forward's own
@@ -130,6 +130,9 @@ def _pool(case, s):
          "the output size rounds down: 1 + (H - pool_height) // stride"),
         ("pattern.nonsquare_input", H != W, "a non-square input (H != W)",
          "look for H used where W belongs, or the reverse"),
+        ("pattern.nonsquare_output", 1 + (H - ph) // st != 1 + (W - pw) // st,
+         "a non-square output (H' != W')",
+         "look for H' used where W' belongs (loop bounds, np.zeros, reshape), or H for W"),
     ]
 
 
@@ -220,11 +223,16 @@ def _by_function(results):
 
 
 def pattern_text(found, failing_ids):
-    """The likely-cause text of a property pointer (an observation; the hint is a guess)."""
-    phrases = " and ".join(p for _, p, _ in found)
+    """The likely-cause text of a property pointer (an observation; the hint is a guess). When
+    the failing visible cases share several properties, it says it cannot tell them apart."""
     hints = "; ".join(h for _, _, h in found)
-    return (f"every visible case with {phrases} fails ({', '.join(failing_ids)}) and every "
-            f"other visible case passes, so the mistake may be there: {hints}")
+    if len(found) == 1:
+        return (f"every visible case with {found[0][1]} fails ({', '.join(failing_ids)}) and "
+                f"every other visible case passes, so the mistake may be there: {hints}")
+    others = " and ".join(p for _, p, _ in found[1:])
+    return (f"every visible case with {found[0][1]} fails ({', '.join(failing_ids)}) and every "
+            f"other visible case passes; those are also the ones with {others}, so the visible "
+            f"cases cannot tell which of these the mistake is about: {hints}")
 
 
 def _add_cause(r, text):
