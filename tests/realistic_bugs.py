@@ -642,6 +642,56 @@ for k, v in self.params.items():
 '''), "W2's rows computed as if H == W", hint="rows", file=CNN),
 ]
 
+MORE = [
+    _bug("group_norm.g_as_group_size", "rb_gn_G_channels_per_group", "spatial_groupnorm_forward",
+         '''
+def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
+    eps = gn_param.get("eps", 1e-5)
+    N, C, H, W = x.shape
+    xg = x.reshape(N, C // G, -1)        # G read as the channels per group
+    mu = xg.mean(axis=2, keepdims=True)
+    var = xg.var(axis=2, keepdims=True)
+    inv_std = 1.0 / np.sqrt(var + eps)
+    x_hat = (xg - mu) * inv_std
+''' + _GN_TAIL, "G taken as the group size", allowed=GN_BACKWARD_OK),
+    _bug("softmax_loss.hinge", "rb_softmax_as_svm", "softmax_loss", '''
+def softmax_loss(x, y):
+    n = len(y)
+    right = x[np.arange(n), y][:, None]
+    margins = np.maximum(0, x - right + 1)
+    margins[np.arange(n), y] = 0
+    loss = margins.sum() / n                  # the SVM loss of the previous assignment
+    dx = (margins > 0).astype(float)
+    dx[np.arange(n), y] = -dx.sum(axis=1)
+    return loss, dx / n
+''', "the multiclass SVM loss where softmax belongs", hint="hinge"),
+    _bug("batchnorm.running_var_ones", "rb_bn_running_var_from_ones", "batchnorm_forward",
+         _bn(_BN_TRAIN, '''
+    else:
+        inv_std = 1.0 / np.sqrt(running_var + eps)
+        out = gamma * (x - running_mean) * inv_std + beta
+        cache = ("test", (x - running_mean) * inv_std, gamma, inv_std)
+''').replace('running_var = bn_param.get("running_var", np.zeros(D, dtype=x.dtype))',
+               'running_var = bn_param.get("running_var", np.ones(D, dtype=x.dtype))'),
+         "running_var defaults to ones", loses=["batchnorm_forward", "spatial_batchnorm_forward"]),
+    _bug("batchnorm.running_var_std", "rb_bn_running_std", "batchnorm_forward", _bn('''
+    if mode == "train":
+        mu, std = x.mean(axis=0), x.std(axis=0)
+        inv_std = 1.0 / np.sqrt(std ** 2 + eps)
+        x_hat = (x - mu) * inv_std
+        out = gamma * x_hat + beta
+        running_mean = momentum * running_mean + (1 - momentum) * mu
+        running_var = momentum * running_var + (1 - momentum) * std   # the std, not the variance
+        cache = ("train", x_hat, gamma, inv_std)
+''', '''
+    else:
+        inv_std = 1.0 / np.sqrt(running_var + eps)
+        out = gamma * (x - running_mean) * inv_std + beta
+        cache = ("test", (x - running_mean) * inv_std, gamma, inv_std)
+'''), "the standard deviation kept in running_var",
+         loses=["batchnorm_forward", "spatial_batchnorm_forward"]),
+]
+
 # The pooled size computed as H // pool_height in both passes: the backward, run on the
 # standard cache of an input where the forward is wrong too, fails there: a bug of its own.
 # (The forward is redefined after the backward here, so both passes carry the mistake.)
@@ -730,6 +780,6 @@ DEPENDENCY = [
          loses=["max_pool_backward_naive", "max_pool_forward_naive"]),
 ]
 
-CORPUS = CONV + POOL + BN + SBN + GN + SOFTMAX + NUMPY1 + REAL + CONVNET + DEPENDENCY
+CORPUS = CONV + POOL + BN + SBN + GN + SOFTMAX + NUMPY1 + REAL + CONVNET + MORE + DEPENDENCY
 BY_NAME = {b.name: b for b in CORPUS}
 assert len(BY_NAME) == len(CORPUS), "duplicate bug names"

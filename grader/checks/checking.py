@@ -85,6 +85,14 @@ def state_diagnoses(case, fx, key):
     with_eps = [(Cause("batchnorm.running_var_eps", "the running variance is updated with "
                        "var + eps: eps belongs only in the normalization, keep the plain batch "
                        "variance in running_var"), m * old + (1 - m) * (new + eps))]
+    if key == "running_var":
+        with_eps += [(Cause("batchnorm.running_var_std", "the running variance is updated with "
+                            "the standard deviation: keep the batch variance (no square root) in "
+                            "running_var"), m * old + (1 - m) * np.sqrt(np.maximum(new, 0)))]
+        if key not in fx.inputs:
+            with_eps += [(Cause("batchnorm.running_var_ones", "running_var starts at ones when "
+                                "bn_param has none: it starts at zeros, like running_mean"),
+                          m * np.ones_like(old) + (1 - m) * new)]
     return (with_eps if key == "running_var" else []) + [
         (Cause("batchnorm.running_momentum_reversed", "momentum applied the other way round: "
                "running = (1 - momentum) * running + momentum * batch"), (1 - m) * old + m * new),

@@ -69,7 +69,8 @@ def softmax_mistakes(case, fx):
     return [(Cause("softmax_loss.summed",
                    f"the loss is summed over the {n} examples instead of averaged"),
              n * fx.expected["loss"])] + bugs.softmax_unshifted(fx.inputs["x"], fx.inputs["y"]) \
-        + bugs.softmax_log_epsilon(fx.inputs["x"], fx.inputs["y"])
+        + bugs.softmax_log_epsilon(fx.inputs["x"], fx.inputs["y"]) \
+        + bugs.softmax_as_hinge(fx.inputs["x"], fx.inputs["y"])
 
 
 @check("prereq.affine_forward", "affine_forward")

@@ -322,6 +322,12 @@ def group_norm_variants(x, gamma, beta, G, eps):
                           "every channel is normalized on its own (as if G = C): a group's "
                           "statistics cover all of its C // G channels"),
                     group_norm(x, gamma, beta, C, eps)))
+    if C % G == 0 and C // G not in (1, G, C):
+        out.append((Cause("group_norm.g_as_group_size",
+                          f"G is used as the size of each group (groups of {G} channels, "
+                          f"{C // G} groups); G is the number of groups (groups of C // G = "
+                          f"{C // G} channels)"),
+                    group_norm(x, gamma, beta, C // G, eps)))
     if N > 1:
         out.append((Cause("group_norm.groups_mix_examples",
                           "x.reshape(G, -1) puts parts of different examples in one group: "
@@ -381,6 +387,19 @@ def group_norm_backward_variants(x, gamma, dout, G, eps):
                       "dx treats the group mean and variance as constants; they depend on "
                       "every x of the group"), constant))
     return out
+
+
+def softmax_as_hinge(x, y):
+    """(cause, loss) of a multiclass SVM (hinge) loss written where softmax belongs."""
+    x = np.asarray(x, dtype=np.float64)
+    n = len(y)
+    right = x[np.arange(n), y][:, None]
+    margins = np.maximum(0, x - right + 1)
+    margins[np.arange(n), y] = 0
+    return [(Cause("softmax_loss.hinge", "the loss is the multiclass SVM (hinge) loss, "
+                   "max(0, s_j - s_y + 1) summed over the wrong classes; softmax is "
+                   "-log(exp(s_y) / sum_j exp(s_j)), averaged over N"),
+             float(margins.sum() / n))]
 
 
 def softmax_log_epsilon(x, y):
