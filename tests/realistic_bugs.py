@@ -630,6 +630,16 @@ for name, W in (("W1", W1), ("W2", W2), ("W3", W3)):
     gradients[name] += self.reg * W          # a name never assigned
 return loss, grads
 '''), "a typo for grads (NameError)", hint="gradients", file=CNN),
+    _bug("convnet.bias_shape", "rb_cnn_scalar_bias", "ThreeLayerConvNet.__init__", _cnn_init('''
+self.params["W1"] = weight_scale * np.random.randn(num_filters, C, filter_size, filter_size)
+self.params["b1"] = np.zeros_like(num_filters)      # of a number: a 0-d array
+self.params["W2"] = weight_scale * np.random.randn(num_filters * (H // 2) * (W // 2), hidden_dim)
+self.params["b2"] = np.zeros(hidden_dim)
+self.params["W3"] = weight_scale * np.random.randn(hidden_dim, num_classes)
+self.params["b3"] = np.zeros(num_classes)
+for k, v in self.params.items():
+    self.params[k] = v.astype(dtype)
+'''), "b1 from np.zeros_like(num_filters), a scalar", hint="zeros_like", file=CNN),
     _bug("convnet.w2_rows", "rb_cnn_w2_square_input", "ThreeLayerConvNet.__init__", _cnn_init('''
 self.params["W1"] = weight_scale * np.random.randn(num_filters, C, filter_size, filter_size)
 self.params["b1"] = np.zeros(num_filters)

@@ -129,6 +129,10 @@ INIT_CONFIGS = [
 ]
 
 
+INIT_SHAPE_KEYS = {"W2": "convnet.w2_rows", "b1": "convnet.bias_shape",
+                   "b2": "convnet.bias_shape", "b3": "convnet.bias_shape"}
+
+
 @check("convnet.init", "ThreeLayerConvNet")
 def test_init(worker, submission):
     """parameters: shapes, dtype, zero biases, weights drawn with std weight_scale"""
@@ -144,9 +148,12 @@ def test_init(worker, submission):
                 if name == "W1" and len(p.shape) == 4 and p.shape[1] != dims[0]:
                     hint = (f" (input_dim has {dims[0]} channel(s): take C from input_dim "
                             f"instead of writing 3)")
+                if name.startswith("b"):
+                    hint = (" (a bias is 1-D: np.zeros(size); np.zeros((1, size)) adds an axis "
+                            "and np.zeros_like(size) of a number is a 0-d scalar)")
                 raise CheckFailed(f"{what}: params['{name}'] has shape {tuple(p.shape)}, "
-                                  f"expected {shape}{hint}.",
-                                  diagnoses=["convnet.w2_rows"] if name == "W2" else [])
+                                  f"expected {shape}{hint}.", diagnoses=[INIT_SHAPE_KEYS[name]]
+                                  if name in INIT_SHAPE_KEYS else [])
             if p.dtype != np.dtype(dtype):
                 raise CheckFailed(f"{what}: params['{name}'] has dtype {p.dtype}, expected "
                                   f"{dtype} (the dtype argument).")

@@ -115,6 +115,7 @@ CAUSES = {
     "convnet.reg_one_layer": "only one weight matrix regularized",
     "convnet.reg_grad_missing": "regularization gradient reg * W missing",
     "convnet.relu_on_scores": "scores passed through a ReLU (the last layer is affine only)",
+    "convnet.bias_shape": "a bias of the wrong shape ((1, D), or a 0-d scalar)",
     "convnet.w2_rows": "W2 has the wrong number of rows (num_filters * H/2 * W/2)",
     "convnet.reg_one_missing": "one weight matrix not regularized (the others are)",
     "convnet.reg_sum_squared": "a weight's term is np.sum(W) ** 2 or np.sum(W), not np.sum(W ** 2)",
@@ -178,6 +179,7 @@ CAUSES = {
 # heuristic: a guess from the look of the result, worded "may".
 CONFIRMED_BY = (
     ("pattern.", "observed"), ("shape.", "observed"), ("convnet.w2_rows", "observed"),
+    ("convnet.bias_shape", "observed"),
     ("backward.", "experiment"), ("dependency.", "experiment"),
     ("spatial_batchnorm.helper_wrong", "experiment"),
     ("numpy", "exception"), ("exception.", "exception"),
