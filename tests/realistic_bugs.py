@@ -684,6 +684,16 @@ def softmax_loss(x, y):
 ''').replace('running_var = bn_param.get("running_var", np.zeros(D, dtype=x.dtype))',
                'running_var = bn_param.get("running_var", np.ones(D, dtype=x.dtype))'),
          "running_var defaults to ones", loses=["batchnorm_forward", "spatial_batchnorm_forward"]),
+    _bug("batchnorm.wrong_eps", "rb_bn_default_eps_1e4", "batchnorm_forward",
+         _bn(_BN_TRAIN, '''
+    else:
+        inv_std = 1.0 / np.sqrt(running_var + eps)
+        out = gamma * (x - running_mean) * inv_std + beta
+        cache = ("test", (x - running_mean) * inv_std, gamma, inv_std)
+''').replace('eps = bn_param.get("eps", 1e-5)', 'eps = bn_param.get("eps", 1e-4)'),
+         "a default eps of 1e-4", hint="1e-05", loses=["batchnorm_forward",
+                                                      "spatial_batchnorm_forward"],
+         allowed=["batchnorm_backward", "spatial_batchnorm_backward"]),
     _bug("batchnorm.running_var_std", "rb_bn_running_std", "batchnorm_forward", _bn('''
     if mode == "train":
         mu, std = x.mean(axis=0), x.std(axis=0)

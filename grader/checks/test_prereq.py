@@ -27,7 +27,8 @@ def batchnorm_mistakes(case, fx):
          bugs.scale_shift(bugs.normalize(x, (0,), eps), beta, gamma)),
         (Cause("batchnorm.no_scale_shift", "gamma and beta are not applied: the output is "
                "gamma * x_hat + beta"), bugs.normalize(x, (0,), eps)),
-    ]
+    ] + [(cause, bugs.scale_shift(bugs.normalize(x, (0,), e), gamma, beta))
+         for cause, e in bugs.wrong_eps(bn)]
 
 
 def resolved_bn_param(case, fx):

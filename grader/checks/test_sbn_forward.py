@@ -22,7 +22,10 @@ def sbn_mistakes(case, x, gamma, beta, bn_param):
     layouts = bugs.spatial_bn_layouts(x, gamma, beta, bn_param)
     if bn_param["mode"] == "test":
         return bugs.batchnorm_test_variants(x, gamma, beta, bn_param) + layouts
-    return bugs.spatial_bn_variants(x, gamma, beta, eps) + layouts
+    return bugs.spatial_bn_variants(x, gamma, beta, eps) + layouts + [
+        (cause, bugs.scale_shift(bugs.normalize(x, (0, 2, 3), e), np.reshape(gamma, -1),
+                                 np.reshape(beta, -1)))
+        for cause, e in bugs.wrong_eps(bn_param)]
 
 
 def channel_stats(out):

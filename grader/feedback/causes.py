@@ -66,6 +66,7 @@ CAUSES = {
     "batchnorm.unbiased_var": "batchnorm: unbiased variance (ddof=1)",
     "batchnorm.eps_outside": "batchnorm: eps added to the std instead of the variance",
     "batchnorm.eps_missing": "batchnorm: eps missing",
+    "batchnorm.wrong_eps": "batchnorm: eps other than the given one (a wrong default, or the parameter ignored)",
     "batchnorm.gamma_beta_swapped": "batchnorm: gamma and beta swapped",
     "batchnorm.no_scale_shift": "batchnorm: gamma and beta not applied",
     "batchnorm.test_batch_stats": "batchnorm test mode: batch statistics instead of running averages",

@@ -276,7 +276,20 @@ def batchnorm_test_variants(x, gamma, beta, bn_param, channel_axis=1):
                "test mode normalizes with the batch statistics and drops gamma and beta: use "
                "the running averages, then gamma * x_hat + beta"),
          lambda: normalize(x, axes, eps)),
-    ]
+    ] + [(cause, lambda e=e: scale_shift((x64 - mean) / np.sqrt(var + e), gamma, beta,
+                                         channel_axis))
+         for cause, e in wrong_eps(bn_param)]
+
+
+def wrong_eps(params):
+    """(cause, eps) of an eps other than the one the parameters give: a default other than
+    1e-5 where they give none, or the default where they give one."""
+    if "eps" in params:
+        return [(Cause("batchnorm.wrong_eps", f"eps = {params['eps']:g} from the parameters is "
+                       f"not used (the output fits eps = 1e-5): read it with .get('eps', 1e-5)"),
+                 1e-5)]
+    return [(Cause("batchnorm.wrong_eps", f"eps defaults to {e:g}: the default is 1e-5"), e)
+            for e in (1e-3, 1e-4, 1e-6, 1e-7, 1e-8)]
 
 
 def group_norm(x, gamma, beta, G, eps, interleaved=False):
