@@ -169,3 +169,21 @@ def test_properties_the_visible_cases_confound_are_named_together_and_said_so():
     failed = next(r for r in results if r.outcome == "failed")
     if len(failed.diagnoses) > 1:
         assert "cannot tell which of these the mistake is about" in failed.message
+
+
+def unseparated(function):
+    """The properties of `function`'s public cases that no public case shows alone: no two of
+    its public cases differ in that property and in no other."""
+    cases = [c for c in CASES if c.visibility == "public"
+             and (c.backward or c.function).rsplit(".", 1)[-1] == function]
+    held = [{k: h for k, h, _, _ in pointers.properties(c)} for c in cases]
+    keys = {k for v in held for k, h in v.items() if h}
+    return {k for k in keys if not any(
+        a[k] and not b[k] and all(a[o] == b[o] for o in a if o != k) for a in held for b in held)}
+
+
+@pytest.mark.parametrize("function", ["max_pool_forward_naive", "max_pool_backward_naive"])
+def test_a_batch_of_one_is_told_apart_from_non_square_sizes(function):
+    # A pool case with N = 1 was the only one with a non-square output: a pool that hard-codes
+    # square outputs was told that "every case with a batch of one fails".
+    assert "pattern.batch_one" not in unseparated(function)
