@@ -691,7 +691,7 @@ def softmax_loss(x, y):
         out = gamma * (x - running_mean) * inv_std + beta
         cache = ("test", (x - running_mean) * inv_std, gamma, inv_std)
 ''').replace('eps = bn_param.get("eps", 1e-5)', 'eps = bn_param.get("eps", 1e-4)'),
-         "a default eps of 1e-4", hint="1e-05", loses=["batchnorm_forward",
+         "a default eps of 1e-4", hint="default", loses=["batchnorm_forward",
                                                       "spatial_batchnorm_forward"],
          allowed=["batchnorm_backward", "spatial_batchnorm_backward"]),
     _bug("batchnorm.running_var_std", "rb_bn_running_std", "batchnorm_forward", _bn('''

@@ -14,7 +14,7 @@ from grader.checks import data
 from grader.cases import CONVNET, NET_PARAMS, check, net_inputs
 from grader.checks.checking import compare_numeric, depends_on, require_file
 from grader.feedback.compare import (
-    CheckFailed, as_array, as_scalar, assert_close, assert_scalar_close, fmt, unpack)
+    CheckFailed, as_array, as_scalar, assert_close, assert_scalar_close, failed, fmt, unpack)
 from grader.feedback.causes import Cause
 from grader.checks.fixtures import load_fixture
 from grader.checks.numgrad import numeric_gradient_item, sample_indices
@@ -129,8 +129,12 @@ INIT_CONFIGS = [
 ]
 
 
-INIT_SHAPE_KEYS = {"W2": "convnet.w2_rows", "b1": "convnet.bias_shape",
-                   "b2": "convnet.bias_shape", "b3": "convnet.bias_shape"}
+_BIAS_SHAPE = Cause("convnet.bias_shape", "a bias is 1-D: np.zeros(size); np.zeros((1, size)) "
+                    "adds an axis, and np.zeros_like(size) of a number is a 0-d scalar")
+INIT_SHAPE_CAUSES = {   # parameter -> the likely causes of a wrong shape
+    "W2": [Cause("convnet.w2_rows", "W2 has num_filters * H/2 * W/2 rows: the convolution "
+                 "keeps H and W, the 2x2 pool halves them")],
+    "b1": [_BIAS_SHAPE], "b2": [_BIAS_SHAPE], "b3": [_BIAS_SHAPE]}
 
 
 @check("convnet.init", "ThreeLayerConvNet")
@@ -143,17 +147,12 @@ def test_init(worker, submission):
         for name, shape in expected_shapes(*dims).items():
             p = params[name]
             if p.shape != shape:
-                hint = (" (the convolution keeps H and W, the 2x2 pool halves them: "
-                        "num_filters * H/2 * W/2 rows)") if name == "W2" else ""
                 if name == "W1" and len(p.shape) == 4 and p.shape[1] != dims[0]:
-                    hint = (f" (input_dim has {dims[0]} channel(s): take C from input_dim "
-                            f"instead of writing 3)")
-                if name.startswith("b"):
-                    hint = (" (a bias is 1-D: np.zeros(size); np.zeros((1, size)) adds an axis "
-                            "and np.zeros_like(size) of a number is a 0-d scalar)")
-                raise CheckFailed(f"{what}: params['{name}'] has shape {tuple(p.shape)}, "
-                                  f"expected {shape}{hint}.", diagnoses=[INIT_SHAPE_KEYS[name]]
-                                  if name in INIT_SHAPE_KEYS else [])
+                    raise CheckFailed(f"{what}: params['W1'] has shape {tuple(p.shape)}, "
+                                      f"expected {shape} (input_dim has {dims[0]} channel(s): "
+                                      f"take C from input_dim instead of writing 3).")
+                raise failed([f"{what}: params['{name}'] has shape {tuple(p.shape)}, expected "
+                              f"{shape}."], INIT_SHAPE_CAUSES.get(name, []))
             if p.dtype != np.dtype(dtype):
                 raise CheckFailed(f"{what}: params['{name}'] has dtype {p.dtype}, expected "
                                   f"{dtype} (the dtype argument).")

@@ -13,7 +13,8 @@ BATCHNORM = "layers.batchnorm_forward"
 HELPER = Cause("spatial_batchnorm.helper_wrong",
                "your spatial_batchnorm_forward gives exactly what your batchnorm_forward gives on "
                "x rearranged to (N*H*W, C) (tried on this input), and that is wrong: the mistake "
-               "is in batchnorm_forward (see its own check); fix it there")
+               "is in batchnorm_forward (see its own check); fix it there (if this function "
+               "does not call it, it repeats the same mistake)")
 
 
 def sbn_mistakes(case, x, gamma, beta, bn_param):
