@@ -169,6 +169,9 @@ CASES = [
                  about="a batch of one"),
     pool_forward("pool_forward.float32", "pool_forward.extra", (2, 3, 6, 6), 2, 2, 2,
                  dtype="float32", about="float32 input"),
+    pool_forward("pool_forward.nonsquare", "pool_forward.extra", (2, 2, 6, 8), 2, 2, 2,
+                 about="a non-square input and output with a batch of two (told apart from "
+                 "the batch of one)"),
 
     # -- max pooling, backward -------------------------------------------------------------
     pool_backward("pool_backward.basic", "pool_backward.basic", (3, 2, 8, 8), 2, 2, 2,
@@ -181,6 +184,9 @@ CASES = [
                   about="a batch of one"),
     pool_backward("pool_backward.float32", "pool_backward.extra", (2, 3, 6, 6), 2, 2, 2,
                   dtype="float32", about="float32 input"),
+    pool_backward("pool_backward.nonsquare", "pool_backward.extra", (2, 2, 6, 8), 2, 2, 2,
+                  about="a non-square input and output with a batch of two (told apart from "
+                  "the batch of one)"),
     pool_backward("pool_backward.ties", "pool_backward.extra", (2, 2, 6, 6), 2, 2, 2, ties=True,
                   about="tied maxima: any split of the gradient over the tied positions counts"),
     pool_backward("pool_backward.max_elsewhere", "pool_backward.extra", (2, 3, 6, 8), 2, 2, 2,

@@ -10,8 +10,8 @@ results.json (`extra_data.diagnoses`).
 """
 from dataclasses import dataclass
 
-from mutants import (GN_BACKWARD_OK, POOL_BACK_HEAD, Mutant, _conv_backward, _conv_forward, _m,
-                     _pool)
+from mutants import (CNN, GN_BACKWARD_OK, POOL_BACK_HEAD, Mutant, _cnn_init, _cnn_loss,
+                     _conv_backward, _conv_forward, _m, _pool)
 
 
 @dataclass(frozen=True)
@@ -573,6 +573,233 @@ def relu_forward(x):
 ''', "loops over two axes: raises on a 1-D x", allowed=["relu_backward"]),
 ]
 
-CORPUS = CONV + POOL + BN + SBN + GN + SOFTMAX + NUMPY1 + REAL
+# --------------------------------------------------------------------------- issue 25
+# Classes the reading of real pointers found without a detector, or with one that misled.
+
+_REG_GRADS = '''
+for name, W in (("W1", W1), ("W2", W2), ("W3", W3)):
+    grads[name] += self.reg * W
+return loss, grads
+'''
+
+CONVNET = [
+    _bug("convnet.reg_sum_squared", "rb_cnn_square_of_sum", "ThreeLayerConvNet.loss",
+         _cnn_loss('''
+loss += 0.5 * self.reg * (np.sum(W1 ** 2) + np.sum(W2 ** 2) + np.sum(W3) ** 2)  # W3: sum, squared
+''' + _REG_GRADS), "the last weight's term written np.sum(W3) ** 2", hint="W3", file=CNN),
+    _bug("convnet.reg_one_missing", "rb_cnn_reg_w2_left_out", "ThreeLayerConvNet.loss",
+         _cnn_loss('''
+loss += 0.5 * self.reg * (np.sum(W1 * W1) + np.sum(W3 * W3))   # W2 forgotten
+''' + _REG_GRADS), "the regularization of W2 left out of the loss", hint="W2", file=CNN),
+    _bug("convnet.reg_grad_sum", "rb_cnn_reg_grad_of_sum", "ThreeLayerConvNet.loss", _cnn_loss('''
+loss += 0.5 * self.reg * (np.sum(W1 ** 2) + np.sum(W2 ** 2) + np.sum(W3 ** 2))
+for name, W in (("W1", W1), ("W2", W2), ("W3", W3)):
+    grads[name] += self.reg * np.sum(W)      # one number for every entry
+return loss, grads
+'''), "the regularization gradient reg * np.sum(W)", file=CNN),
+    _bug("convnet.reg_grad_double", "rb_cnn_reg_grad_double", "ThreeLayerConvNet.loss", _cnn_loss('''
+loss += 0.5 * self.reg * (np.sum(W1 ** 2) + np.sum(W2 ** 2) + np.sum(W3 ** 2))
+for name, W in (("W1", W1), ("W2", W2), ("W3", W3)):
+    grads[name] += 2 * self.reg * W          # the 0.5 forgotten in the derivative
+return loss, grads
+'''), "the regularization gradient 2 * reg * W with the 0.5 in the loss", file=CNN),
+    _bug("convnet.relu_on_scores", "rb_cnn_relu_on_scores", "ThreeLayerConvNet.loss", '''
+def loss(self, X, y=None):
+    W1, b1, W2, b2 = (self.params[k] for k in ("W1", "b1", "W2", "b2"))
+    W3, b3 = self.params["W3"], self.params["b3"]
+    conv_param = {"stride": 1, "pad": (W1.shape[2] - 1) // 2}
+    pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}
+    h1, c1 = conv_relu_pool_forward(X, W1, b1, conv_param, pool_param)
+    h2, c2 = affine_relu_forward(h1, W2, b2)
+    scores, c3 = affine_relu_forward(h2, W3, b3)       # a ReLU on the scores too
+    if y is None:
+        return scores
+    loss, d = softmax_loss(scores, y)
+    loss += 0.5 * self.reg * sum(np.sum(W * W) for W in (W1, W2, W3))
+    grads = {}
+    d, grads["W3"], grads["b3"] = affine_relu_backward(d, c3)
+    d, grads["W2"], grads["b2"] = affine_relu_backward(d, c2)
+    _, grads["W1"], grads["b1"] = conv_relu_pool_backward(d, c1)
+    for k, W in (("W1", W1), ("W2", W2), ("W3", W3)):
+        grads[k] += self.reg * W
+    return loss, grads
+''', "the last layer through affine_relu_forward", hint="relu", file=CNN),
+    _bug("exception.undefined_name", "rb_cnn_grads_typo", "ThreeLayerConvNet.loss", _cnn_loss('''
+loss += 0.5 * self.reg * (np.sum(W1 ** 2) + np.sum(W2 ** 2) + np.sum(W3 ** 2))
+for name, W in (("W1", W1), ("W2", W2), ("W3", W3)):
+    gradients[name] += self.reg * W          # a name never assigned
+return loss, grads
+'''), "a typo for grads (NameError)", hint="gradients", file=CNN),
+    _bug("convnet.bias_shape", "rb_cnn_scalar_bias", "ThreeLayerConvNet.__init__", _cnn_init('''
+self.params["W1"] = weight_scale * np.random.randn(num_filters, C, filter_size, filter_size)
+self.params["b1"] = np.zeros_like(num_filters)      # of a number: a 0-d array
+self.params["W2"] = weight_scale * np.random.randn(num_filters * (H // 2) * (W // 2), hidden_dim)
+self.params["b2"] = np.zeros(hidden_dim)
+self.params["W3"] = weight_scale * np.random.randn(hidden_dim, num_classes)
+self.params["b3"] = np.zeros(num_classes)
+for k, v in self.params.items():
+    self.params[k] = v.astype(dtype)
+'''), "b1 from np.zeros_like(num_filters), a scalar", hint="zeros_like", file=CNN),
+    _bug("convnet.w2_rows", "rb_cnn_w2_square_input", "ThreeLayerConvNet.__init__", _cnn_init('''
+self.params["W1"] = weight_scale * np.random.randn(num_filters, C, filter_size, filter_size)
+self.params["b1"] = np.zeros(num_filters)
+self.params["W2"] = weight_scale * np.random.randn(num_filters * (W // 2) ** 2, hidden_dim)
+self.params["b2"] = np.zeros(hidden_dim)            # W2's rows as if the input were square
+self.params["W3"] = weight_scale * np.random.randn(hidden_dim, num_classes)
+self.params["b3"] = np.zeros(num_classes)
+for k, v in self.params.items():
+    self.params[k] = v.astype(dtype)
+'''), "W2's rows computed as if H == W", hint="rows", file=CNN),
+]
+
+MORE = [
+    _bug("group_norm.g_as_group_size", "rb_gn_G_channels_per_group", "spatial_groupnorm_forward",
+         '''
+def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
+    eps = gn_param.get("eps", 1e-5)
+    N, C, H, W = x.shape
+    xg = x.reshape(N, C // G, -1)        # G read as the channels per group
+    mu = xg.mean(axis=2, keepdims=True)
+    var = xg.var(axis=2, keepdims=True)
+    inv_std = 1.0 / np.sqrt(var + eps)
+    x_hat = (xg - mu) * inv_std
+''' + _GN_TAIL, "G taken as the group size", allowed=GN_BACKWARD_OK),
+    _bug("softmax_loss.hinge", "rb_softmax_as_svm", "softmax_loss", '''
+def softmax_loss(x, y):
+    n = len(y)
+    right = x[np.arange(n), y][:, None]
+    margins = np.maximum(0, x - right + 1)
+    margins[np.arange(n), y] = 0
+    loss = margins.sum() / n                  # the SVM loss of the previous assignment
+    dx = (margins > 0).astype(float)
+    dx[np.arange(n), y] = -dx.sum(axis=1)
+    return loss, dx / n
+''', "the multiclass SVM loss where softmax belongs", hint="hinge"),
+    _bug("batchnorm.running_var_ones", "rb_bn_running_var_from_ones", "batchnorm_forward",
+         _bn(_BN_TRAIN, '''
+    else:
+        inv_std = 1.0 / np.sqrt(running_var + eps)
+        out = gamma * (x - running_mean) * inv_std + beta
+        cache = ("test", (x - running_mean) * inv_std, gamma, inv_std)
+''').replace('running_var = bn_param.get("running_var", np.zeros(D, dtype=x.dtype))',
+               'running_var = bn_param.get("running_var", np.ones(D, dtype=x.dtype))'),
+         "running_var defaults to ones", loses=["batchnorm_forward", "spatial_batchnorm_forward"]),
+    _bug("batchnorm.wrong_eps", "rb_bn_default_eps_1e4", "batchnorm_forward",
+         _bn(_BN_TRAIN, '''
+    else:
+        inv_std = 1.0 / np.sqrt(running_var + eps)
+        out = gamma * (x - running_mean) * inv_std + beta
+        cache = ("test", (x - running_mean) * inv_std, gamma, inv_std)
+''').replace('eps = bn_param.get("eps", 1e-5)', 'eps = bn_param.get("eps", 1e-4)'),
+         "a default eps of 1e-4", hint="default", loses=["batchnorm_forward",
+                                                      "spatial_batchnorm_forward"],
+         allowed=["batchnorm_backward", "spatial_batchnorm_backward"]),
+    _bug("batchnorm.running_var_std", "rb_bn_running_std", "batchnorm_forward", _bn('''
+    if mode == "train":
+        mu, std = x.mean(axis=0), x.std(axis=0)
+        inv_std = 1.0 / np.sqrt(std ** 2 + eps)
+        x_hat = (x - mu) * inv_std
+        out = gamma * x_hat + beta
+        running_mean = momentum * running_mean + (1 - momentum) * mu
+        running_var = momentum * running_var + (1 - momentum) * std   # the std, not the variance
+        cache = ("train", x_hat, gamma, inv_std)
+''', '''
+    else:
+        inv_std = 1.0 / np.sqrt(running_var + eps)
+        out = gamma * (x - running_mean) * inv_std + beta
+        cache = ("test", (x - running_mean) * inv_std, gamma, inv_std)
+'''), "the standard deviation kept in running_var",
+         loses=["batchnorm_forward", "spatial_batchnorm_forward"]),
+]
+
+# The pooled size computed as H // pool_height in both passes: the backward, run on the
+# standard cache of an input where the forward is wrong too, fails there: a bug of its own.
+# (The forward is redefined after the backward here, so both passes carry the mistake.)
+_POOL_SIZE_BY_WINDOW = '''
+def max_pool_backward_naive(dout, cache):
+    x, pool_param = cache
+    ph, pw, s = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
+    N, C, H, W = x.shape
+    dx = np.zeros(x.shape)
+    for i in range(H // ph):
+        for j in range(W // pw):
+            window = x[:, :, i * s:i * s + ph, j * s:j * s + pw].reshape(N, C, -1)
+            k = window.argmax(axis=2)
+            for n in range(N):
+                for c in range(C):
+                    dx[n, c, i * s + k[n, c] // pw, j * s + k[n, c] % pw] += dout[n, c, i, j]
+    return dx
+
+
+def max_pool_forward_naive(x, pool_param):
+    ph, pw, s = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
+    N, C, H, W = x.shape
+    out = np.zeros((N, C, 1 + (H - ph) // s, 1 + (W - pw) // s))
+    for i in range(H // ph):
+        for j in range(W // pw):
+            out[:, :, i, j] = x[:, :, i * s:i * s + ph, j * s:j * s + pw].max(axis=(2, 3))
+    return out, (x, pool_param)
+'''
+
+# The spatial layer calls a batchnorm_forward whose test mode adds eps to the std: the
+# spatial check names the helper (the batchnorm_forward is redefined after the original).
+_SBN_OVER_A_WRONG_HELPER = _bn(_BN_TRAIN, '''
+    else:
+        x_hat = (x - running_mean) / (np.sqrt(running_var) + eps)   # eps outside the root
+        out = gamma * x_hat + beta
+        cache = ("test", x_hat, gamma, 1.0 / np.sqrt(running_var + eps))
+''') + '''
+
+def spatial_batchnorm_forward(x, gamma, beta, bn_param):
+    N, C, H, W = x.shape
+    rows = np.moveaxis(x, 1, -1).reshape(N * H * W, C)
+    out, cache = batchnorm_forward(rows, gamma, beta, bn_param)
+    return np.moveaxis(out.reshape(N, H, W, C), -1, 1), cache
+'''
+
+# The forward marks every window's maximum in one mask of x's shape and caches it; the
+# backward reads that mask through each window and overwrites dx there.
+_POOL_SHARED_MASK = '''
+def max_pool_backward_naive(dout, cache):
+    x, marks, pool_param = cache
+    ph, pw, s = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
+    dx = np.zeros(x.shape)
+    for i in range(dout.shape[2]):
+        for j in range(dout.shape[3]):
+            dx[:, :, i * s:i * s + ph, j * s:j * s + pw] = (
+                marks[:, :, i * s:i * s + ph, j * s:j * s + pw] * dout[:, :, i:i + 1, j:j + 1])
+    return dx
+
+
+def max_pool_forward_naive(x, pool_param):
+    ph, pw, s = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
+    N, C, H, W = x.shape
+    Ho, Wo = 1 + (H - ph) // s, 1 + (W - pw) // s
+    out, marks = np.zeros((N, C, Ho, Wo)), np.zeros(x.shape)
+    for n in range(N):
+        for c in range(C):
+            for i in range(Ho):
+                for j in range(Wo):
+                    patch = x[n, c, i * s:i * s + ph, j * s:j * s + pw]
+                    r, q = np.unravel_index(patch.argmax(), patch.shape)
+                    out[n, c, i, j] = patch[r, q]
+                    marks[n, c, i * s + r, j * s + q] = 1
+    return out, (x, marks, pool_param)
+'''
+
+DEPENDENCY = [
+    _bug("pool_backward.shared_mask", "rb_pool_back_shared_mask", "max_pool_backward_naive",
+         _POOL_SHARED_MASK, "one mask of all windows' maxima, read through each window with =",
+         hint="mask"),
+    _bug("spatial_batchnorm.helper_wrong", "rb_sbn_over_a_wrong_batchnorm",
+         "spatial_batchnorm_forward", _SBN_OVER_A_WRONG_HELPER,
+         "a spatial layer right in itself over a batchnorm_forward wrong in test mode",
+         loses=["spatial_batchnorm_forward", "batchnorm_forward"], hint="batchnorm_forward"),
+    _bug("backward.own_bug", "rb_pool_both_sized_by_window", "max_pool_backward_naive",
+         _POOL_SIZE_BY_WINDOW, "both passes loop over H // pool_height windows",
+         loses=["max_pool_backward_naive", "max_pool_forward_naive"]),
+]
+
+CORPUS = CONV + POOL + BN + SBN + GN + SOFTMAX + NUMPY1 + REAL + CONVNET + MORE + DEPENDENCY
 BY_NAME = {b.name: b for b in CORPUS}
 assert len(BY_NAME) == len(CORPUS), "duplicate bug names"

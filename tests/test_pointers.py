@@ -138,3 +138,56 @@ def test_a_dependency_note_still_gets_the_pattern_and_a_shape_slip_is_left_out()
     assert failed[1].diagnoses == ["pattern.pad_zero"] or not failed[1:]
     assert fed_wrong.diagnoses == ["backward.forward_wrong"]
     assert slip.diagnoses == ["shape.slip"] and "likely cause" not in slip.message
+
+
+def test_a_pointer_says_how_many_failing_cases_it_explains_and_what_the_rest_share():
+    results = conv_backward_items({"conv_backward.stride3_pad0", "conv_backward.c_equals_h",
+                                   "conv_backward.basic"})
+    flipped = next(r for r in results if r.case == "conv_backward.basic")
+    flipped.diagnoses = ["conv_backward.dx_flipped_filters"]
+    flipped.message += "\n  likely cause: dx uses flipped filters"
+    shown = {r.nodeid: r for r in pointers.annotate(results)}
+    assert "fits" not in flipped.message   # the recorded result is left as it is
+    flipped = shown[flipped.nodeid]
+    assert ("this likely cause fits 1 of the 3 failing visible cases of conv_backward_naive; "
+            "it does not explain the other 2 (conv_backward.stride3_pad0, "
+            "conv_backward.c_equals_h), both with pad = 0 (no likely cause here does)") in flipped.message
+    others = [r for r in shown.values() if r.outcome == "failed" and r is not flipped]
+    assert all("fits" not in r.message and not r.diagnoses for r in others)
+
+
+def test_a_pointer_that_explains_every_failing_case_gets_no_count():
+    results = conv_backward_items({"conv_backward.stride3_pad0", "conv_backward.c_equals_h"})
+    for r in results:
+        if r.outcome == "failed":
+            r.diagnoses = ["conv_backward.pad0_empty_crop"]
+    assert all("note: this likely cause fits" not in r.message for r in pointers.annotate(results))
+
+
+def test_properties_the_visible_cases_confound_are_named_together_and_said_so():
+    public = [c.id for c in CASES if c.check in ("pool_forward.notebook", "pool_forward.extra")]
+    batch1 = next(c for c in public if BY_ID[c].inputs()["x"].shape[0] == 1)
+    results = [item(c, "failed" if c == batch1 else "passed", message=f"{c}: wrong")
+               for c in public]
+    pointers.annotate(results)
+    failed = next(r for r in results if r.outcome == "failed")
+    if len(failed.diagnoses) > 1:
+        assert "cannot tell which of these the mistake is about" in failed.message
+
+
+def unseparated(function):
+    """The properties of `function`'s public cases that no public case shows alone: no two of
+    its public cases differ in that property and in no other."""
+    cases = [c for c in CASES if c.visibility == "public"
+             and (c.backward or c.function).rsplit(".", 1)[-1] == function]
+    held = [{k: h for k, h, _, _ in pointers.properties(c)} for c in cases]
+    keys = {k for v in held for k, h in v.items() if h}
+    return {k for k in keys if not any(
+        a[k] and not b[k] and all(a[o] == b[o] for o in a if o != k) for a in held for b in held)}
+
+
+@pytest.mark.parametrize("function", ["max_pool_forward_naive", "max_pool_backward_naive"])
+def test_a_batch_of_one_is_told_apart_from_non_square_sizes(function):
+    # A pool case with N = 1 was the only one with a non-square output: a pool that hard-codes
+    # square outputs was told that "every case with a batch of one fails".
+    assert "pattern.batch_one" not in unseparated(function)

@@ -85,6 +85,14 @@ def state_diagnoses(case, fx, key):
     with_eps = [(Cause("batchnorm.running_var_eps", "the running variance is updated with "
                        "var + eps: eps belongs only in the normalization, keep the plain batch "
                        "variance in running_var"), m * old + (1 - m) * (new + eps))]
+    if key == "running_var":
+        with_eps += [(Cause("batchnorm.running_var_std", "the running variance is updated with "
+                            "the standard deviation: keep the batch variance (no square root) in "
+                            "running_var"), m * old + (1 - m) * np.sqrt(np.maximum(new, 0)))]
+        if key not in fx.inputs:
+            with_eps += [(Cause("batchnorm.running_var_ones", "running_var starts at ones when "
+                                "bn_param has none: it starts at zeros, like running_mean"),
+                          m * np.ones_like(old) + (1 - m) * new)]
     return (with_eps if key == "running_var" else []) + [
         (Cause("batchnorm.running_momentum_reversed", "momentum applied the other way round: "
                "running = (1 - momentum) * running + momentum * batch"), (1 - m) * old + m * new),
@@ -221,10 +229,27 @@ def standard_cache_failed(e, standard, fname, bname):
         e.message = (f"{standard}, and it failed there: {e.message}\n  If {bname} expects a "
                      f"cache of your own, it cannot be graded until {fname} works.")
         if not e.causes and not exception_causes(e.error_type, e.error_message):
-            e.causes.append(Cause("dependency.fix_first", f"your {fname} fails on this input, "
-                                  f"so {bname} could not use its cache: fix {fname} first, "
-                                  f"then see whether {bname} works from it"))
+            e.causes.append(standard_cache_cause(e, fname, bname))
     return e
+
+
+def failing_line(e):
+    """The source line of the student's frame an exception was raised in ('' if unknown)."""
+    lines = (getattr(e, "detail", "") or "").splitlines()
+    frames = [i for i, line in enumerate(lines) if line.strip().startswith("File ")]
+    return lines[frames[-1] + 1].strip() if frames and frames[-1] + 1 < len(lines) else ""
+
+
+def standard_cache_cause(e, fname, bname):
+    """The likely cause of a backward that raised on the standard cache: the cache itself when
+    the failing line reads it, otherwise a bug in the backward's own code."""
+    if "cache" in failing_line(e) or not failing_line(e):
+        return Cause("dependency.fix_first", f"your {fname} fails on this input, so {bname} "
+                     f"could not use its cache (it raised reading the standard one): fix {fname} "
+                     f"first, then see whether {bname} works from it")
+    return Cause("backward.own_bug", f"{bname} raised in its own code ({failing_line(e)}) on the "
+                 f"standard cache of this input, which holds what the docstring names: that line "
+                 f"has a bug of its own, besides {fname}'s")
 
 
 def report_line(e):
@@ -286,9 +311,7 @@ def check_backward(worker, case, diagnoses=None, shape_hints=None, slips=None):
             raise CheckFailed(f"{prefix}{e}", diagnoses=e.diagnoses) from None
         if forward_ok:
             raise
-        raise CheckFailed(f"{e}\n  note: your {fname} output is wrong for this input too, and "
-                          f"{bname} works from its cache: fix {fname} first.",
-                          diagnoses=e.diagnoses + ["backward.forward_wrong"]) from None
+        raise backward_verdict(worker, case, fx, grads, text, e, diagnoses) from None
     note = f"{standard[:1].upper()}{standard[1:]}: the gradients matched." if standard else ""
     if not case.numeric:
         return note
@@ -302,6 +325,117 @@ def check_backward(worker, case, diagnoses=None, shape_hints=None, slips=None):
     except CheckFailed as e:
         raise CheckFailed(f"{prefix}{e}", diagnoses=e.diagnoses) from None
     return note
+
+
+def _without_generic(e):
+    """(message, keys) of a CheckFailed with its generic likely causes left out: they describe
+    the gradient of a wrong forward, not a mistake of the backward."""
+    keys = [k for k in e.diagnoses if not k.startswith("generic.")]
+    lines = str(e).splitlines()
+    if len(keys) < len(e.diagnoses) and not keys:
+        lines = [line for line in lines if not line.startswith("  likely cause: ")]
+    return "\n".join(lines), keys
+
+
+CONSISTENT_TOL = 1e-4   # |analytic - numeric| of a backward against its own forward, as a share of
+                        # the reference gradient's scale (a degenerate wrong forward, normalizing
+                        # two values, has gradients near 0 that centered differences resolve badly)
+
+
+def own_forward_consistent(worker, case, fx, grads):
+    """True if the student's gradients match centered differences of the student's own forward
+    (on the scale of the reference gradients), False if not, None if that cannot be told (no
+    numeric check for the case, or the forward raised)."""
+    if not case.numeric:
+        return None
+    args = case.call_args(fx.inputs)
+    try:
+        for k, g in enumerate(case.grads):
+            vary = case.args.index(g)
+            analytic = np.asarray(grads[g], dtype=np.float64)
+            if analytic.size != np.size(args[vary]):
+                return False
+            analytic = analytic.reshape(np.shape(args[vary])).reshape(-1)
+            idx = sample_indices(np.shape(args[vary]), config.NUMERIC_MAX_ENTRIES,
+                                 case.rng_seed + k)
+            num = numeric_gradient(worker, case.function, args, vary, fx.dout,
+                                   h=config.NUMERIC_H, indices=idx)
+            scale = max(float(np.max(np.abs(fx.expected[f"d{g}"]), initial=0.0)),
+                        float(np.max(np.abs(num), initial=0.0)), 1e-12)
+            if not np.max(np.abs(analytic[idx] - num), initial=0.0) <= CONSISTENT_TOL * scale:
+                return False
+    except (StudentError, TypeError, ValueError):
+        return None
+    return True
+
+
+def on_standard_cache(worker, case, fx, text, diagnoses=None):
+    """The backward run on the standard cache of the case's input and compared with the
+    reference: None if it passes there, the CheckFailed if it fails, "raised" if it raises,
+    "none" if the forward has no standard cache."""
+    fname = short(case.function)
+    if fname not in policy.STANDARD_CACHES:
+        return "none"
+    cache = policy.STANDARD_CACHES[fname][1](*case.call_args(fx.inputs))
+    try:
+        result = worker.call(case.backward, fx.dout, cache)
+        names = tuple("d" + g for g in case.grads)
+        got = unpack(result, names, short(case.backward)) if len(names) > 1 else (result,)
+        for g, value in zip(case.grads, got):
+            reference = fx.expected[f"d{g}"]
+            expected = policy.accepted_gradient(fname, g, fx.inputs, case.params, fx.dout, value,
+                                                reference, case.tol)
+            assert_close(value, expected, what=f"{short(case.backward)}: d{g}", inputs=text,
+                         tol=case.tol, floor=floor_for(reference, case.floor_rel),
+                         diagnoses=diagnoses(case, fx, g) if diagnoses else (),
+                         slips=policy.Ledger())   # an experiment: a slip here is charged nowhere
+    except CheckFailed as e:
+        return e
+    except StudentError:
+        return "raised"
+    return None
+
+
+def backward_verdict(worker, case, fx, grads, text, e, diagnoses=None):
+    """The CheckFailed of a backward that failed on an input where its forward is wrong too,
+    decided by experiment. With a standard cache: the backward run on it either works (fix the
+    forward first) or fails (a bug of its own, diagnosed there). Without: a wrongly shaped
+    gradient is the backward's own; a backward that is the gradient of its own forward follows
+    the forward; otherwise the forward comes first and the backward may have a bug too."""
+    fname, bname = short(case.function), short(case.backward)
+    message, keys = _without_generic(e)
+    standard = on_standard_cache(worker, case, fx, text, diagnoses)
+    if standard is None:
+        return CheckFailed(f"{message}\n  note: on the standard cache "
+                           f"{policy.STANDARD_CACHES[fname][0]} of this input your {bname} gives "
+                           f"the right gradients: your {fname} (its output or its cache) is what "
+                           f"is wrong: fix {fname} first.",
+                           diagnoses=keys + ["backward.forward_wrong"])
+    if isinstance(standard, CheckFailed):
+        there = report_line(standard)
+        extra = [line for line in str(standard).splitlines()
+                 if line.startswith("  likely cause: ") and line not in str(e)]
+        return CheckFailed("\n".join([f"{e}", f"  note: your {bname} fails on the standard cache "
+                           f"{policy.STANDARD_CACHES[fname][0]} of this input too, so it has a bug "
+                           f"of its own (your {fname} is wrong here as well: fix both)"
+                           + ("." if there in str(e) else f". There: {there}")] + extra),
+                           diagnoses=list(dict.fromkeys(e.diagnoses + standard.diagnoses
+                                                        + ["backward.own_bug"])))
+    if any(np.shape(grads[g]) != np.shape(fx.expected[f"d{g}"])
+           and not policy.squeezed_equal(np.shape(grads[g]), np.shape(fx.expected[f"d{g}"]))
+           for g in case.grads):
+        return CheckFailed(f"{e}\n  note: a gradient of the wrong shape is {bname}'s own bug "
+                           f"(your {fname} is wrong for this input as well: fix both).",
+                           diagnoses=e.diagnoses + ["backward.own_bug"])
+    if own_forward_consistent(worker, case, fx, grads):
+        return CheckFailed(f"{message}\n  note: your {bname} is the gradient of your own {fname} "
+                           f"here (it matches its centered differences), and your {fname} output "
+                           f"is wrong for this input: fix {fname} first; {bname} then follows.",
+                           diagnoses=keys + ["backward.forward_wrong"])
+    return CheckFailed(f"{e}\n  note: your {fname} output is wrong for this input too, and "
+                       f"{bname} works from its cache: fix {fname} first, then look at {bname} "
+                       f"again (it is not the gradient of your {fname} as it is, so it may have a "
+                       f"bug of its own).", diagnoses=e.diagnoses + ["backward.forward_wrong"])
 
 
 def check_numeric(worker, case, fx, grads, text, reference=None, slips=None):

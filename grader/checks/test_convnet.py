@@ -14,7 +14,7 @@ from grader.checks import data
 from grader.cases import CONVNET, NET_PARAMS, check, net_inputs
 from grader.checks.checking import compare_numeric, depends_on, require_file
 from grader.feedback.compare import (
-    CheckFailed, as_array, as_scalar, assert_close, assert_scalar_close, fmt, unpack)
+    CheckFailed, as_array, as_scalar, assert_close, assert_scalar_close, failed, fmt, unpack)
 from grader.feedback.causes import Cause
 from grader.checks.fixtures import load_fixture
 from grader.checks.numgrad import numeric_gradient_item, sample_indices
@@ -129,6 +129,14 @@ INIT_CONFIGS = [
 ]
 
 
+_BIAS_SHAPE = Cause("convnet.bias_shape", "a bias is 1-D: np.zeros(size); np.zeros((1, size)) "
+                    "adds an axis, and np.zeros_like(size) of a number is a 0-d scalar")
+INIT_SHAPE_CAUSES = {   # parameter -> the likely causes of a wrong shape
+    "W2": [Cause("convnet.w2_rows", "W2 has num_filters * H/2 * W/2 rows: the convolution "
+                 "keeps H and W, the 2x2 pool halves them")],
+    "b1": [_BIAS_SHAPE], "b2": [_BIAS_SHAPE], "b3": [_BIAS_SHAPE]}
+
+
 @check("convnet.init", "ThreeLayerConvNet")
 def test_init(worker, submission):
     """parameters: shapes, dtype, zero biases, weights drawn with std weight_scale"""
@@ -139,13 +147,12 @@ def test_init(worker, submission):
         for name, shape in expected_shapes(*dims).items():
             p = params[name]
             if p.shape != shape:
-                hint = (" (the convolution keeps H and W, the 2x2 pool halves them: "
-                        "num_filters * H/2 * W/2 rows)") if name == "W2" else ""
                 if name == "W1" and len(p.shape) == 4 and p.shape[1] != dims[0]:
-                    hint = (f" (input_dim has {dims[0]} channel(s): take C from input_dim "
-                            f"instead of writing 3)")
-                raise CheckFailed(f"{what}: params['{name}'] has shape {tuple(p.shape)}, "
-                                  f"expected {shape}{hint}.")
+                    raise CheckFailed(f"{what}: params['W1'] has shape {tuple(p.shape)}, "
+                                      f"expected {shape} (input_dim has {dims[0]} channel(s): "
+                                      f"take C from input_dim instead of writing 3).")
+                raise failed([f"{what}: params['{name}'] has shape {tuple(p.shape)}, expected "
+                              f"{shape}."], INIT_SHAPE_CAUSES.get(name, []))
             if p.dtype != np.dtype(dtype):
                 raise CheckFailed(f"{what}: params['{name}'] has dtype {p.dtype}, expected "
                                   f"{dtype} (the dtype argument).")
@@ -213,10 +220,13 @@ def test_reg_loss(worker, submission):
                           "the 0.5 factor is missing: use 0.5 * reg * sum(W ** 2)"), 2 * expected),
                    (Cause("convnet.reg_biases",
                           "the biases are regularized too; only W1, W2 and W3 are"), everything),
-                   (Cause("convnet.reg_missing", "the regularization is not added to the loss"),
+                   (Cause("convnet.reg_missing", "the loss does not change with reg: the "
+                          "regularization is not added, or added without the factor self.reg"),
                     0.0)]
         + [(Cause("convnet.reg_one_layer", f"only {p} is regularized"), 0.5 * reg * squares[p])
-           for p in ("W1", "W2", "W3")],
+           for p in ("W1", "W2", "W3")]
+        + reg_term_mistakes(expected, reg, {p: values[p].astype(np.float64)
+                                            for p in ("W1", "W2", "W3")}),
         reference="0.5 * reg * (sum(W1**2) + sum(W2**2) + sum(W3**2))")
 
 
@@ -237,7 +247,27 @@ def reg_loss_mistakes(case, fx):
             (Cause("convnet.reg_no_half", "the 0.5 factor of the regularization is missing"),
              e + weights),
             (Cause("convnet.reg_biases", "the biases are regularized too; only W1, W2 and W3 "
-                   "are"), e + biases)]
+                   "are"), e + biases)] + [
+        (Cause("convnet.reg_one_layer", f"only {p} is regularized (the terms of the other "
+               f"weights are missing from the loss)"), e - weights + 0.5 * reg * sq[p])
+        for p in ("W1", "W2", "W3")] + reg_term_mistakes(e, reg, {p: fx.inputs[p] for p in
+                                                                   ("W1", "W2", "W3")})
+
+
+def reg_term_mistakes(right, reg, weights):
+    """(cause, loss) of mistakes in one weight's term of 0.5 * reg * sum(W ** 2), the loss being
+    `right` with the right terms: the term left out, or written sum(W) ** 2 or sum(W)."""
+    out = []
+    for p, W in weights.items():
+        term = 0.5 * reg * float(np.sum(W ** 2))
+        out += [(Cause("convnet.reg_one_missing", f"{p} is not regularized: its term 0.5 * reg * "
+                       f"sum({p} ** 2) is missing from the loss"), right - term),
+                (Cause("convnet.reg_sum_squared", f"the term of {p} is np.sum({p}) ** 2 (the "
+                       f"square of the sum); it is np.sum({p} ** 2)"),
+                 right - term + 0.5 * reg * float(np.sum(W)) ** 2),
+                (Cause("convnet.reg_sum_squared", f"the term of {p} is np.sum({p}) (not squared); "
+                       f"it is np.sum({p} ** 2)"), right - term + 0.5 * reg * float(np.sum(W)))]
+    return out
 
 
 def check_scores(worker, case, fx, model, slips=None):
@@ -245,7 +275,11 @@ def check_scores(worker, case, fx, model, slips=None):
     text = net_text(case, fx)
     scores = worker.call((model, "loss"), fx.inputs["X"])
     assert_close(scores, fx.expected["scores"], what="ThreeLayerConvNet.loss(X) (scores)",
-                 inputs=text, tol=case.tol, slips=slips)
+                 inputs=text, tol=case.tol,
+                 diagnoses=[(Cause("convnet.relu_on_scores", "the scores go through a ReLU "
+                                   "(affine_relu_forward for the last layer): the last layer is "
+                                   "affine only, scores may be negative"),
+                             np.maximum(fx.expected["scores"], 0))], slips=slips)
     loss = loss_only(worker, model, fx.inputs["X"], fx.inputs["y"])
     assert_scalar_close(loss, fx.expected["loss"], what="ThreeLayerConvNet.loss(X, y): loss",
                         inputs=text, tol=case.tol, diagnoses=reg_loss_mistakes(case, fx))
@@ -261,9 +295,15 @@ def check_gradients(worker, case, fx, model, slips=None):
     for p in NET_PARAMS:
         expected = fx.expected[f"grad.{p}"]
         if p.startswith("W"):
+            W = fx.inputs[p]
             diag = [(Cause("convnet.reg_grad_missing",
-                           "the regularization gradient reg * W is missing"),
-                     expected - reg * fx.inputs[p])]
+                           "the regularization gradient reg * W is missing"), expected - reg * W),
+                    (Cause("convnet.reg_grad_double", f"the regularization gradient is 2 * reg * "
+                           f"{p}: the gradient of 0.5 * reg * sum({p} ** 2) is reg * {p}"),
+                     expected + reg * W),
+                    (Cause("convnet.reg_grad_sum", f"the regularization gradient is reg * "
+                           f"np.sum({p}) (one number); it is reg * {p}, element by element"),
+                     expected - reg * W + reg * float(np.sum(W)))]
         else:
             diag = [(Cause("convnet.reg_grad_biases",
                            "the biases are regularized too (their gradient has reg * b); only "

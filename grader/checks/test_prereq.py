@@ -27,7 +27,8 @@ def batchnorm_mistakes(case, fx):
          bugs.scale_shift(bugs.normalize(x, (0,), eps), beta, gamma)),
         (Cause("batchnorm.no_scale_shift", "gamma and beta are not applied: the output is "
                "gamma * x_hat + beta"), bugs.normalize(x, (0,), eps)),
-    ]
+    ] + [(cause, bugs.scale_shift(bugs.normalize(x, (0,), e), gamma, beta))
+         for cause, e in bugs.wrong_eps(bn)]
 
 
 def resolved_bn_param(case, fx):
@@ -69,7 +70,8 @@ def softmax_mistakes(case, fx):
     return [(Cause("softmax_loss.summed",
                    f"the loss is summed over the {n} examples instead of averaged"),
              n * fx.expected["loss"])] + bugs.softmax_unshifted(fx.inputs["x"], fx.inputs["y"]) \
-        + bugs.softmax_log_epsilon(fx.inputs["x"], fx.inputs["y"])
+        + bugs.softmax_log_epsilon(fx.inputs["x"], fx.inputs["y"]) \
+        + bugs.softmax_as_hinge(fx.inputs["x"], fx.inputs["y"])
 
 
 @check("prereq.affine_forward", "affine_forward")

@@ -143,4 +143,18 @@ def pool_grad_candidates(x, dout, ph, pw, s):
         out.append((overwrite, lambda: bugs.max_pool_backward(x, dout, ph, pw, s,
                                                               accumulate=False,
                                                               whole_window=True)))
+        out.append((overwrite, lambda: bugs.max_pool_backward(x, dout, ph, pw, s,
+                                                              accumulate=False,
+                                                              whole_window=True,
+                                                              all_ties=True)))
+        for accumulate, how in ((False, "= "), (True, "+= ")):
+            out.append((Cause("pool_backward.shared_mask",
+                              f"dx[window] {how}dout * mask[window] with one mask of every "
+                              f"window's maximum: where windows overlap, a window also sends "
+                              f"its gradient to a neighbour's maximum"
+                              + (" and overwrites what its neighbours added" if not accumulate
+                                 else "") + "; find the maximum of each window on its own "
+                              "(np.argmax of the window) and add with +="),
+                        lambda a=accumulate: bugs.max_pool_backward_shared_mask(x, dout, ph, pw,
+                                                                                s, a)))
     return out

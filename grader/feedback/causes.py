@@ -26,6 +26,8 @@ CAUSES = {
     "generic.reversed_axes": "axes in reverse order",
     "generic.reshape_off": "right number of elements, wrong shape (a reshape or transpose)",
     "backward.forward_wrong": "backward fed by a wrong forward pass (fix the forward first)",
+    "backward.own_bug": "backward wrong by itself (on the standard cache, or against its own "
+                        "forward's numeric gradient), besides a wrong forward",
     # convolution
     "conv_forward.no_bias": "conv: the bias is not added",
     "conv_forward.flipped_kernel": "conv: flipped filters (true convolution, not cross-correlation)",
@@ -57,12 +59,14 @@ CAUSES = {
     "pool_backward.spread_whole": "pool backward: whole gradient to every window position",
     "pool_backward.mask_only": "pool backward: marks the maxima with 1, no upstream gradient",
     "pool_backward.stride_is_window": "pool backward: windows placed as if stride = window size",
+    "pool_backward.shared_mask": "pool backward: one mask of all windows' maxima read through each window",
     "pool_backward.overwrite": "pool backward: = instead of += with overlapping windows",
     # batchnorm (N, D) and spatial
     "batchnorm.stats_axis1": "batchnorm: statistics over the features (axis 1)",
     "batchnorm.unbiased_var": "batchnorm: unbiased variance (ddof=1)",
     "batchnorm.eps_outside": "batchnorm: eps added to the std instead of the variance",
     "batchnorm.eps_missing": "batchnorm: eps missing",
+    "batchnorm.wrong_eps": "batchnorm: eps other than the given one (a wrong default, or the parameter ignored)",
     "batchnorm.gamma_beta_swapped": "batchnorm: gamma and beta swapped",
     "batchnorm.no_scale_shift": "batchnorm: gamma and beta not applied",
     "batchnorm.test_batch_stats": "batchnorm test mode: batch statistics instead of running averages",
@@ -73,6 +77,7 @@ CAUSES = {
     "batchnorm.running_replaced": "running averages replaced by the batch statistic",
     "batchnorm_backward.constant_stats": "batchnorm backward: mean and variance treated as constants",
     "batchnorm_backward.no_mean_term": "batchnorm backward: the term through the mean is missing",
+    "spatial_batchnorm.helper_wrong": "spatial batchnorm: the mistake is in the batchnorm_forward it calls",
     "spatial_batchnorm.stats_over_n": "spatial batchnorm: statistics over N only",
     "spatial_batchnorm.stats_per_example_channel": "spatial batchnorm: statistics over H, W only",
     "spatial_batchnorm.stats_per_example": "spatial batchnorm: statistics per example",
@@ -90,6 +95,7 @@ CAUSES = {
     "group_norm.batch_stats": "group norm: statistics over the batch, as batchnorm",
     "group_norm.eps_outside": "group norm: eps added to the std instead of the variance",
     "group_norm.stats_across_groups": "group norm: statistics over the group axis (across groups)",
+    "group_norm.g_as_group_size": "group norm: G used as the group size, not the number of groups",
     "group_norm.groups_mix_examples": "group norm: x.reshape(G, -1) mixes the examples",
     "group_norm.stats_channels_only": "group norm: statistics over the group's channels, not H and W",
     "group_norm_backward.per_channel": "group norm backward: sums per channel, not per group",
@@ -101,6 +107,7 @@ CAUSES = {
     "relu_backward.passes_at_zero": "ReLU backward: gradient passes at x == 0",
     "relu_backward.mask_only": "ReLU backward: the mask without dout",
     # softmax, network
+    "softmax_loss.hinge": "softmax loss written as the multiclass SVM (hinge) loss",
     "softmax_loss.summed": "softmax loss summed, not averaged over N",
     "softmax_loss.no_max_shift": "softmax without subtracting the row maximum (overflow)",
     "convnet.reg_no_half": "regularization without the 0.5",
@@ -108,6 +115,13 @@ CAUSES = {
     "convnet.reg_missing": "regularization not added to the loss",
     "convnet.reg_one_layer": "only one weight matrix regularized",
     "convnet.reg_grad_missing": "regularization gradient reg * W missing",
+    "convnet.relu_on_scores": "scores passed through a ReLU (the last layer is affine only)",
+    "convnet.bias_shape": "a bias of the wrong shape ((1, D), or a 0-d scalar)",
+    "convnet.w2_rows": "W2 has the wrong number of rows (num_filters * H/2 * W/2)",
+    "convnet.reg_one_missing": "one weight matrix not regularized (the others are)",
+    "convnet.reg_sum_squared": "a weight's term is np.sum(W) ** 2 or np.sum(W), not np.sum(W ** 2)",
+    "convnet.reg_grad_double": "regularization gradient 2 * reg * W instead of reg * W",
+    "convnet.reg_grad_sum": "regularization gradient reg * np.sum(W) instead of reg * W",
     "convnet.reg_grad_biases": "regularization gradient on the biases",
     # exceptions of student code
     "numpy2.removed_alias": "numpy 2: np.int / np.float / np.bool ... aliases are gone",
@@ -122,12 +136,15 @@ CAUSES = {
     "shape.slip": "a shape slip: right values, shape off by axes of size 1",
     "shape.extra_axes": "extra leading axes: an operand of another shape was broadcast in",
     "dependency.fix_first": "uses another graded function that fails its own check: fix it first",
+    "exception.undefined_name": "a name used but never defined (NameError)",
     "exception.float_size": "a size or index computed with / (a float) instead of //",
     "exception.array_to_scalar_many": "int() / float() of an array with several elements "
                                       "(e.g. np.where finding tied maxima)",
     "conv_backward.pad_fixed_one": "conv backward: padding of 1 hard-coded in dx",
     "pool_backward.max_lookup_outside": "pool backward: the window's maximum looked up outside the window",
     "batchnorm.test_eps_outside": "batchnorm test mode: eps added to the std instead of the variance",
+    "batchnorm.running_var_std": "running variance updated with the standard deviation",
+    "batchnorm.running_var_ones": "running_var defaulting to ones instead of zeros",
     "batchnorm.running_var_eps": "running variance updated with var + eps",
     "softmax_loss.log_epsilon": "softmax loss: a small constant added inside the log",
     "pattern.pad_zero": "fails exactly on the cases with pad = 0",
@@ -152,6 +169,31 @@ CAUSES = {
     "pattern.channels_not_3": "fails exactly on the nets whose input does not have 3 channels",
     "pattern.max_elsewhere": "fails exactly on the cases where a window's maximum also occurs elsewhere",
 }
+
+# How a pointer is confirmed before it is shown, by key prefix (the first that matches; the
+# default is "simulated"). simulated: a known mistake, simulated on the case's inputs,
+# reproduces the student's output (or shape) within tolerance; experiment: the student's own
+# code was run again to decide (the backward on the standard cache or against its forward's
+# centered differences, a helper on the rearranged input, a dependency's own check);
+# exception: the student's exception says it; observed: a fact about the results (a shape off
+# by axes of size 1, a property every failing visible case has and no passing one has);
+# heuristic: a guess from the look of the result, worded "may".
+CONFIRMED_BY = (
+    ("pattern.", "observed"), ("shape.", "observed"), ("convnet.w2_rows", "observed"),
+    ("convnet.bias_shape", "observed"),
+    ("backward.", "experiment"), ("dependency.", "experiment"),
+    ("spatial_batchnorm.helper_wrong", "experiment"),
+    ("numpy", "exception"), ("exception.", "exception"),
+    ("generic.all_zeros", "heuristic"), ("generic.border_only", "heuristic"),
+    ("generic.few_channels", "heuristic"), ("generic.reshape_off", "heuristic"),
+    ("generic.reversed_axes", "heuristic"), ("generic.not_finite", "heuristic"),
+)
+
+
+def confirmed_by(key):
+    """How a pointer with this key was confirmed before it was shown (CONFIRMED_BY)."""
+    return next((how for prefix, how in CONFIRMED_BY if key.startswith(prefix)), "simulated")
+
 
 class Cause(str):
     """A likely cause: its text (what the student reads) with its stable key (`CAUSES`)."""
@@ -248,6 +290,11 @@ def exception_causes(etype, message):
         found.append(Cause("numpy2.copy_false",
                            "in NumPy 2, np.array(x, copy=False) raises when a copy is needed "
                            "(in NumPy 1 it meant 'copy only if needed'): use np.asarray(x)"))
+    m = re.search(r"name '(\w+)' is not defined", text)
+    if etype == "NameError" and m:
+        found.append(Cause("exception.undefined_name",
+                           f"{m.group(1)} is used but never assigned in this function: a typo "
+                           f"for another name, or a variable of another function"))
     return found + newer_numpy_causes(etype, text) + float_size_causes(etype, text)
 
 

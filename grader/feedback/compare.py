@@ -144,23 +144,35 @@ def _matches(actual, candidate, tol, floor, nonfinite=False):
     return rel_error(actual[~bad], candidate[~bad], floor) <= tol
 
 
+BEST_FIT_FACTOR = 10.0   # candidates that match are named only within this factor of the best
+
+
+def _fit_error(actual, candidate, floor):
+    """rel_error of a matching candidate (finite entries only), to rank the matches."""
+    candidate = np.asarray(candidate, dtype=np.float64)
+    ok = np.isfinite(candidate) & np.isfinite(actual)
+    return rel_error(actual[ok], candidate[ok], floor) if ok.any() else 0.0
+
+
 def fitting(diagnoses, actual, tol, floor, nonfinite=False, expected=None, expected_tol=0.0):
-    """The causes of `diagnoses` ((cause, candidate) pairs) whose candidate matches `actual`.
-    A candidate that is itself right for this input (within `expected_tol` of `expected`)
-    explains nothing and is left out."""
-    causes = []
+    """The causes of `diagnoses` ((cause, candidate) pairs) whose candidate matches `actual`,
+    the closest first; a match much worse than the best one (BEST_FIT_FACTOR, with an absolute
+    slack of 1e-12) is a near miss of another mistake and is left out. A candidate that is
+    itself right for this input (within `expected_tol` of `expected`) explains nothing."""
+    found = []
     for cause, candidate in diagnoses:
         if callable(candidate):
             try:
                 candidate = candidate()
             except Exception:  # a diagnosis that does not apply to this input
                 candidate = None
-        if (candidate is not None and cause not in causes
+        if (candidate is not None and cause not in [c for c, _ in found]
                 and _matches(actual, candidate, tol, floor, nonfinite)
                 and not (expected is not None
                          and _matches(expected, candidate, expected_tol, floor))):
-            causes.append(cause)
-    return causes
+            found.append((cause, _fit_error(actual, candidate, floor)))
+    best = min((e for _, e in found), default=0.0)
+    return [c for c, e in found if e <= BEST_FIT_FACTOR * best + 1e-12]
 
 
 def failed(lines, causes):
@@ -173,8 +185,9 @@ def generic_causes(actual, expected, bad, tol, floor):
     """Likely causes that need nothing but the two arrays and where they differ."""
     causes = []
     if not np.any(actual) and np.any(expected):
-        causes.append(Cause("generic.all_zeros", "your result is all zeros: is the array "
-                            "filled in (or returned) at all?"))
+        causes.append(Cause("generic.all_zeros", "your result is all zeros: it may never be "
+                            "filled in (or returned), or every term may cancel (a mean "
+                            "subtracted over a single value, a mask that is never set)"))
         return causes
     if _matches(actual, -expected, tol, floor):
         causes.append(Cause("generic.sign_flipped",

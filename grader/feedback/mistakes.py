@@ -52,11 +52,12 @@ def max_pool(x, ph, pw, stride):
 
 
 def max_pool_backward(x, dout, ph, pw, stride, accumulate=True, spread=False, steps=None,
-                      whole_window=False):
+                      whole_window=False, all_ties=False):
     """dx of max pooling; accumulate=False overwrites where windows overlap (the bug): the
     window's non-zero entries, or its whole block with whole_window=True (dx[...] = mask * d);
     spread=True sends dout / (ph*pw) to every window position (average-pool backward);
-    steps=(sr, sc) places window (i, j) at (i * sr, j * sc) instead of using the stride."""
+    steps=(sr, sc) places window (i, j) at (i * sr, j * sc) instead of using the stride;
+    all_ties=True marks every position equal to the window's maximum (window == max)."""
     N, C, H, W = x.shape
     Ho, Wo = dout.shape[2:]
     sr, sc = steps or (stride, stride)
@@ -69,6 +70,8 @@ def max_pool_backward(x, dout, ph, pw, stride, accumulate=True, spread=False, st
             window = x[:, :, r:r + ph, c:c + pw].reshape(N, C, -1)
             if spread:
                 part = np.repeat(dout[:, :, i, j][:, :, None], ph * pw, axis=2) / (ph * pw)
+            elif all_ties:
+                part = (window == window.max(axis=2, keepdims=True)) * dout[:, :, i, j][:, :, None]
             else:
                 part = (np.arange(ph * pw) == window.argmax(axis=2)[:, :, None]) * dout[:, :, i, j][:, :, None]
             part = part.reshape(N, C, ph, pw)
@@ -79,6 +82,29 @@ def max_pool_backward(x, dout, ph, pw, stride, accumulate=True, spread=False, st
             else:
                 target = dx[:, :, r:r + ph, c:c + pw]
                 target[part != 0] = part[part != 0]
+    return dx
+
+
+def max_pool_backward_shared_mask(x, dout, ph, pw, stride, accumulate=False):
+    """dx of a backward that reads one mask of every window's maximum (as a forward builds it
+    for the whole input) through each window: dx[window] = dout * mask[window] (+= with
+    accumulate), so a window's gradient also lands on its neighbours' maxima."""
+    N, C, _, _ = x.shape
+    Ho, Wo = dout.shape[2:]
+    mask = np.zeros(x.shape)
+    n, c = np.meshgrid(np.arange(N), np.arange(C), indexing="ij")
+    for i in range(Ho):
+        for j in range(Wo):
+            k = x[:, :, i * stride:i * stride + ph, j * stride:j * stride + pw].reshape(
+                N, C, -1).argmax(axis=2)
+            mask[n, c, i * stride + k // pw, j * stride + k % pw] = 1
+    dx = np.zeros(x.shape)
+    for i in range(Ho):
+        for j in range(Wo):
+            block = (slice(None), slice(None), slice(i * stride, i * stride + ph),
+                     slice(j * stride, j * stride + pw))
+            part = mask[block] * dout[:, :, i, j][:, :, None, None]
+            dx[block] = dx[block] + part if accumulate else part
     return dx
 
 
@@ -250,7 +276,20 @@ def batchnorm_test_variants(x, gamma, beta, bn_param, channel_axis=1):
                "test mode normalizes with the batch statistics and drops gamma and beta: use "
                "the running averages, then gamma * x_hat + beta"),
          lambda: normalize(x, axes, eps)),
-    ]
+    ] + [(cause, lambda e=e: scale_shift((x64 - mean) / np.sqrt(var + e), gamma, beta,
+                                         channel_axis))
+         for cause, e in wrong_eps(bn_param)]
+
+
+def wrong_eps(params):
+    """(cause, eps) of an eps other than the one the parameters give: a default other than
+    1e-5 where they give none, or the default where they give one."""
+    if "eps" in params:
+        return [(Cause("batchnorm.wrong_eps", f"eps = {params['eps']:g} from the parameters is "
+                       f"not used (the output fits eps = 1e-5): read it with .get('eps', 1e-5)"),
+                 1e-5)]
+    return [(Cause("batchnorm.wrong_eps", f"eps defaults to {e:g}: the default is 1e-5"), e)
+            for e in (1e-3, 1e-4, 1e-6, 1e-7, 1e-8)]
 
 
 def group_norm(x, gamma, beta, G, eps, interleaved=False):
@@ -296,6 +335,12 @@ def group_norm_variants(x, gamma, beta, G, eps):
                           "every channel is normalized on its own (as if G = C): a group's "
                           "statistics cover all of its C // G channels"),
                     group_norm(x, gamma, beta, C, eps)))
+    if C % G == 0 and C // G not in (1, G, C):
+        out.append((Cause("group_norm.g_as_group_size",
+                          f"G is used as the size of each group (groups of {G} channels, "
+                          f"{C // G} groups); G is the number of groups (groups of C // G = "
+                          f"{C // G} channels)"),
+                    group_norm(x, gamma, beta, C // G, eps)))
     if N > 1:
         out.append((Cause("group_norm.groups_mix_examples",
                           "x.reshape(G, -1) puts parts of different examples in one group: "
@@ -355,6 +400,19 @@ def group_norm_backward_variants(x, gamma, dout, G, eps):
                       "dx treats the group mean and variance as constants; they depend on "
                       "every x of the group"), constant))
     return out
+
+
+def softmax_as_hinge(x, y):
+    """(cause, loss) of a multiclass SVM (hinge) loss written where softmax belongs."""
+    x = np.asarray(x, dtype=np.float64)
+    n = len(y)
+    right = x[np.arange(n), y][:, None]
+    margins = np.maximum(0, x - right + 1)
+    margins[np.arange(n), y] = 0
+    return [(Cause("softmax_loss.hinge", "the loss is the multiclass SVM (hinge) loss, "
+                   "max(0, s_j - s_y + 1) summed over the wrong classes; softmax is "
+                   "-log(exp(s_y) / sum_j exp(s_j)), averaged over N"),
+             float(margins.sum() / n))]
 
 
 def softmax_log_epsilon(x, y):

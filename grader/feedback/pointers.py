@@ -29,12 +29,12 @@ FIX_ORDER = ("affine_forward", "affine_backward", "relu_forward", "relu_backward
              "conv_relu_forward", "conv_relu_pool_forward", "spatial_batchnorm_forward",
              "spatial_batchnorm_backward", "spatial_groupnorm_forward",
              "spatial_groupnorm_backward", "ThreeLayerConvNet")
-MAX_PROPERTIES = 2   # properties named in one pointer
+MAX_PROPERTIES = 3   # properties named in one pointer
 # Keys that say what else to fix, not what is wrong in the function itself: an item with only
 # these still gets what its failing cases have in common. ("backward.forward_wrong" is not one:
 # a backward fed by a wrong forward fails where the forward does, and the forward's own
 # failing cases say more.)
-GENERAL_KEYS = {"dependency.fix_first"}
+GENERAL_KEYS = {"dependency.fix_first", "backward.own_bug"}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -133,6 +133,9 @@ def _pool(case, s):
          "the output size rounds down: 1 + (H - pool_height) // stride"),
         ("pattern.nonsquare_input", H != W, "a non-square input (H != W)",
          "look for H used where W belongs, or the reverse"),
+        ("pattern.nonsquare_output", 1 + (H - ph) // st != 1 + (W - pw) // st,
+         "a non-square output (H' != W')",
+         "look for H' used where W' belongs (loop bounds, np.zeros, reshape), or H for W"),
     ]
 
 
@@ -223,11 +226,16 @@ def _by_function(results):
 
 
 def pattern_text(found, failing_ids):
-    """The likely-cause text of a property pointer."""
-    phrases = " and ".join(p for _, p, _ in found)
+    """The likely-cause text of a property pointer (an observation; the hint is a guess). When
+    the failing visible cases share several properties, it says it cannot tell them apart."""
     hints = "; ".join(h for _, _, h in found)
-    return (f"every visible case with {phrases} fails ({', '.join(failing_ids)}) and every "
-            f"other visible case passes: {hints}")
+    if len(found) == 1:
+        return (f"every visible case with {found[0][1]} fails ({', '.join(failing_ids)}) and "
+                f"every other visible case passes, so the mistake may be there: {hints}")
+    others = " and ".join(p for _, p, _ in found[1:])
+    return (f"every visible case with {found[0][1]} fails ({', '.join(failing_ids)}) and every "
+            f"other visible case passes; those are also the ones with {others}, so the visible "
+            f"cases cannot tell which of these the mistake is about: {hints}")
 
 
 def _with_cause(r, text, keys):
@@ -265,9 +273,57 @@ def pattern_pointers(results):
 
 def annotate(results):
     """The results as the report shows them: copies of the items that get a pattern pointer
-    (pattern_pointers), with it in their message and keys; the others as they are."""
+    (pattern_pointers) or a note on how much their pointer explains (coverage_notes); the others
+    as they are. The recorded results are left as they are."""
     found = pattern_pointers(results)
-    return [_with_cause(r, *found[r.nodeid]) if r.nodeid in found else r for r in results]
+    shown = [_with_cause(r, *found[r.nodeid]) if r.nodeid in found else r for r in results]
+    notes = {}
+    for fn, items in _by_function(shown).items():
+        notes.update(coverage_notes(fn, items))
+    return [_with_note(r, notes[r.nodeid]) if r.nodeid in notes else r for r in shown]
+
+
+def _with_note(r, note):
+    """A copy of item `r` with a note line in its message, before any traceback."""
+    head, sep, rest = r.message.partition("\n\n")
+    return replace(r, message=f"{head}\n  {note}{sep}{rest}")
+
+
+def _failing_visible(items):
+    """The visible items of one function that failed (shape slips, which pass, left out)."""
+    return [r for r in items if r.visibility == "visible" and lost(r) and r.outcome != "passed"]
+
+
+def _explains(r):
+    """The keys of an item that say what is wrong (GENERAL_KEYS say only what else to fix)."""
+    return [k for k in r.diagnoses if k not in GENERAL_KEYS]
+
+
+def coverage_note(fn, key, failing, explained, passing):
+    """The note on an item whose pointer `key` does not explain every failing visible case of
+    `fn`: how many it explains, and what the cases no pointer explains have in common."""
+    from grader.cases import BY_ID
+    fits = [r for r in failing if key in r.diagnoses]
+    rest = [r for r in failing if r not in explained]
+    text = (f"note: this likely cause fits {len(fits)} of the {len(failing)} failing visible "
+            f"cases of {fn}")
+    if not rest:
+        return text + "; the others have likely causes of their own."
+    common = separating([BY_ID[r.case] for r in rest], [BY_ID[r.case] for r in passing])
+    shared = (f", {'both' if len(rest) == 2 else 'all'} with {' and '.join(p for _, p, _ in common)}"
+              if common and len(rest) > 1 else "")
+    return (text + f"; it does not explain the other {len(rest)} ({', '.join(r.case for r in rest)})"
+            f"{shared} (no likely cause here does): look at them too.")
+
+
+def coverage_notes(fn, items):
+    """{nodeid: note} for each failing visible item of `fn` whose first pointer does not explain
+    all the function's failing visible cases: how many it explains and what is left."""
+    failing = _failing_visible(items)
+    explained = [r for r in failing if _explains(r)]
+    passing = [r for r in items if r.visibility == "visible" and not lost(r)]
+    return {r.nodeid: coverage_note(fn, _explains(r)[0], failing, explained, passing)
+            for r in explained if not all(_explains(r)[0] in o.diagnoses for o in failing)}
 
 
 def first_pointer(r):
