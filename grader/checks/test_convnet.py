@@ -20,7 +20,6 @@ from grader.checks.fixtures import load_fixture
 from grader.checks.numgrad import numeric_gradient_item, sample_indices
 
 SOLVER = "solver.Solver"
-SCORE_CHUNK = 100   # images per scoring call (keeps the worker's memory small)
 
 
 # The layers of layers.py that ThreeLayerConvNet runs (conv and pool are the trusted fast
@@ -89,19 +88,6 @@ def loss_only(worker, model, X, y):
     loss, _ = unpack(worker.call((model, "loss"), X, y), ("loss", "grads"),
                      "ThreeLayerConvNet.loss(X, y)")
     return as_scalar(loss, "ThreeLayerConvNet.loss(X, y): loss")
-
-
-def scores_of(worker, model, X):
-    """The model's scores for X, asked for in chunks; validated as an (N, C) array."""
-    parts = []
-    for start in range(0, len(X), SCORE_CHUNK):
-        chunk = X[start:start + SCORE_CHUNK]
-        s = as_array(worker.call((model, "loss"), chunk), "ThreeLayerConvNet.loss(X) (scores)")
-        if s.ndim != 2 or s.shape[0] != len(chunk):
-            raise CheckFailed(f"ThreeLayerConvNet.loss(X) should return scores of shape "
-                              f"(N, num_classes) = ({len(chunk)}, ...); got {tuple(s.shape)}.")
-        parts.append(s)
-    return np.concatenate(parts)
 
 
 def net_text(case, fx):
