@@ -11,7 +11,7 @@ import re
 
 from grader.feedback.pointers import FIX_FIRST_HEADING
 
-POINTER_LEADS = {"likely cause: ": "Likely cause:", "note: ": "Note:",
+POINTER_LEADS = {"likely cause: ": "likely cause:", "note: ": "note:",
                  "Shape slip: ": "Shape slip:"}
 LEADS = {"Score: ": "Score:", "Visible checks: ": "Visible checks:"}
 # A name of code in prose: an existing code span, a file name, a dotted or snake_case name.
@@ -84,7 +84,7 @@ def item(text, printed_heading):
 def _fix_first(paragraph):
     """The "what to fix first" lines as a heading and a numbered list."""
     lines = paragraph.splitlines()
-    out = [f"**What to fix first**{prose(lines[0][len('What to fix first'):])}", ""]
+    out = [f"**What to fix first**{prose(lines[0][len('What to fix first'):])}"]   # a list follows
     for line in lines[1:]:
         m = FIX_ITEM.match(line)
         if m:

@@ -8,6 +8,7 @@ documented format.
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -68,6 +69,24 @@ def run_as_user():
                     pytrace=False)
     import pytest
     pytest.skip(f"{why}; {RUN_AS_HOW}")
+
+
+def plain_text(md):
+    """What a results.json output (Markdown, grader/markdown.py) says as plain text: fence lines,
+    code-span backticks, bold marks and backslash escapes removed (fenced text kept verbatim),
+    for tests that look for a phrase."""
+    out, fenced = [], False
+    for line in str(md).splitlines():
+        if re.fullmatch(r"`{3,}", line.strip()):
+            fenced = not fenced
+            continue
+        if not fenced:
+            line = re.sub(r"\\([\\`*_\[\]<>#|~])", lambda m: f"\x00{ord(m.group(1))}\x00", line)
+            line = re.sub(r"(`+) ?(.+?) ?\1", r"\2", line)
+            line = re.sub(r"\*\*(.+?)\*\*", r"\1", line)
+            line = re.sub("\x00(\\d+)\x00", lambda m: chr(int(m.group(1))), line)
+        out.append(line)
+    return "\n".join(out)
 
 
 @dataclass

@@ -17,7 +17,7 @@ from grader.feedback.compare import CheckFailed, assert_close, assert_scalar_clo
 from grader.feedback.causes import CAUSES, Cause, exception_causes
 from grader.report import OUTPUT_HEADING
 from classbatch import CATALOGUE_PICK, CORRECT
-from grading import validate_results
+from grading import plain_text, validate_results
 from realistic_bugs import CORPUS
 
 GRADER = Path(__file__).resolve().parents[1] / "grader"
@@ -341,10 +341,10 @@ def test_each_realistic_bug_gets_its_diagnosis(class_batch, bug):
                       f"{bug.mutant.function} carries {diagnosis}:\n"
                       + "\n---\n".join(t.get("output", "")[:600] for t in mine[:3]))
     for t in with_key:
-        message = t["output"].split(OUTPUT_HEADING)[0]
+        message = plain_text(t["output"]).split(OUTPUT_HEADING)[0]
         assert "likely cause: " in message, message
     if bug.mutant.hint and diagnosis == bug.diagnosis:
-        assert any(bug.mutant.hint.lower() in t["output"].lower() for t in with_key)
+        assert any(bug.mutant.hint.lower() in plain_text(t["output"]).lower() for t in with_key)
 
 
 @pytest.mark.parametrize("name, key", [

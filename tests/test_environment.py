@@ -13,7 +13,7 @@ import drift
 from grader import environment
 from grader.feedback import numpy_notes
 from grader.tools import release
-from grading import grade
+from grading import grade, plain_text
 
 REPO = Path(__file__).resolve().parents[1]
 PINNED = environment.gradescope_numpy()
@@ -128,7 +128,7 @@ def test_grading_on_another_numpy_says_so(tmp_path):
     subs = drift.build(tmp_path)
     run = grade(subs["solution"], env={"CS260_DATA_DIR": None}, extra_args=["-v"])  # header on
     note = environment.mismatch_note()
-    assert note and run.results["output"].startswith(note)
+    assert note and plain_text(run.results["output"]).startswith(note)
     assert run.stdout.index(f"numpy {np.__version__}") < run.stdout.index("cs260 grading:")
     assert run.results["extra_data"]["environment"] == {
         **run.results["extra_data"]["environment"], "numpy": np.__version__,

@@ -10,7 +10,7 @@ import pytest
 from fair_variants import CONVENTIONS, KEEPDIMS, PARTNERS
 from grader import config
 from grader.report import INTERNAL_ERROR
-from grading import grade, validate_results
+from grading import grade, plain_text, validate_results
 from mutants import SOLUTION, apply_patch, write_submission
 
 # Every test here grades whole submissions (seconds each); they are the grader's proof.
@@ -85,7 +85,7 @@ def test_backward_of_a_raising_forward_is_graded_on_the_standard_cache(fair_grad
     kept = [t for t in fair_graded[variant.name]["tests"] if of(t, variant.kept)]
     note = f"your {variant.broken} raised"
     for t in kept:
-        assert note in t.get("output", "").lower() and "standard cache" in t["output"], show([t])
+        assert note in plain_text(t.get("output", "")).lower() and "standard cache" in t["output"], show([t])
 
 
 def test_a_backward_needing_its_own_cache_is_told_so(tmp_path):
@@ -105,7 +105,7 @@ def max_pool_backward_naive(dout, cache):
     items = [t for t in results["tests"] if of(t, "max_pool_backward_naive")]
     assert items and all(lost(t) for t in items)
     for t in items:
-        out = t["output"]
+        out = plain_text(t["output"])
         assert "your max_pool_forward_naive raised" in out.lower() and "standard cache" in out, out
         assert "cannot be graded until max_pool_forward_naive works" in out, out
 
@@ -116,7 +116,7 @@ def test_a_shape_slip_costs_the_fixed_part_once_per_case(fair_graded):
     partial = [t for t in tests if lost(t)]
     for t in partial:
         assert t["score"] == pytest.approx(credit * t["max_score"], abs=1e-4), show([t])
-        assert "expected (" in t["output"] and "Shape slip" in t["output"], show([t])
+        assert "expected (" in t["output"] and "Shape slip" in plain_text(t["output"]), show([t])
         assert of(t, "batchnorm_forward") or of(t, "spatial_batchnorm_forward"), show([t])
     slipped = {t["name"].rsplit("[", 1)[-1].rstrip("]") for t in partial}
     # every train-mode case that reads the running averages back, and only those
@@ -147,4 +147,4 @@ def affine_backward(dout, cache):
     items = [t for t in results["tests"] if t["name"].startswith("ThreeLayerConvNet")]
     assert items and all(lost(t) for t in items), show(items)
     for t in items:
-        assert "uses your affine_backward, which fails its own check" in t["output"], show([t])
+        assert "uses your affine_backward, which fails its own check" in plain_text(t["output"]), show([t])

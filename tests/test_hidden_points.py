@@ -12,7 +12,7 @@ import re
 import pytest
 
 from grader import cases, report
-from grading import grade, validate_results
+from grading import grade, plain_text, validate_results
 from mutants import SOLUTION, write_submission
 
 # Appended to the solution's layers.py: conv_forward_naive wrong on 1x1 filters (only hidden
@@ -97,7 +97,7 @@ def test_always_visible_text_shows_only_visible_points(graded, name):
         assert v_earned < v_possible
     else:
         assert v_earned == pytest.approx(v_possible)
-    output = data["output"]
+    output = plain_text(data["output"])
     if output.startswith("What to fix first"):   # the failing visible functions come first
         assert "\n\nVisible checks: " in output
         output = output.split("\n\n", 1)[1]

@@ -20,7 +20,7 @@ from grader.sandbox import naive
 from grader.sandbox.client import StudentError, Worker, WorkerGroup
 from grader.sandbox.loader import load_submission
 from grader.sandbox.trusted import trusted_starter_root
-from grading import grade, validate_results
+from grading import grade, plain_text, validate_results
 from mutants import SOLUTION, apply_patch, write_submission
 
 SUBS = Path(__file__).parent / "naive_subs"
@@ -82,10 +82,10 @@ def test_naive_layers_calling_the_fast_code_earn_nothing(delegate_results, name)
     scored = [f"{t['name']}: {t['score']}" for t in caught if t["score"] > 0]
     assert not scored, "delegating naive layers scored:\n" + "\n".join(scored)
     for t in caught:
-        assert RULE in t.get("output", ""), (t["name"], t.get("output", "")[:800])
+        assert RULE in plain_text(t.get("output", "")), (t["name"], t.get("output", "")[:800])
         expected = delegated.get(graded_function(t))
         if expected:
-            assert expected in t["output"], (t["name"], t["output"][:800])
+            assert expected in plain_text(t["output"]), (t["name"], t["output"][:800])
     # Everything else keeps its points: the sandwich layers and the network still get the real
     # fast layers, and the naive functions written honestly still pass.
     lost = [f"{t['name']}: {t['score']}/{t['max_score']}\n{t.get('output', '')[:400]}"

@@ -274,7 +274,7 @@ def test_results_json_is_markdown_with_the_fix_first_list_on_top_and_code_spans(
     test = data["tests"][0]
     assert test["output_format"] == "md"
     html = md_html(test["output"])
-    assert "<strong>Likely cause:</strong>" in html and "<code>dx_pad</code>" in html
+    assert "<strong>likely cause:</strong>" in html and "<code>dx_pad</code>" in html
     assert "<pre><code>" in html and "&lt;b&gt;" in html
     assert "<script>" not in html and "&lt;script&gt;" in html
 

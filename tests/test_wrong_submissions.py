@@ -9,7 +9,7 @@ import concurrent.futures
 import pytest
 
 from grader.report import INTERNAL_ERROR
-from grading import grade, validate_results
+from grading import grade, plain_text, validate_results
 from mutants import CATALOGUE, build_submission
 
 # Every test here grades whole submissions (seconds each); they are the grader's proof, so CI runs them.
@@ -92,6 +92,6 @@ def test_failure_message_names_function_and_reason(graded, mutant):
         output = t.get("output", "").strip()
         assert len(output) > 20, f"{t['name']} gives no reason: {output!r}"
     if mutant.hint:
-        assert any(mutant.hint.lower() in t.get("output", "").lower() for t in failing), (
+        assert any(mutant.hint.lower() in plain_text(t.get("output", "")).lower() for t in failing), (
             f"no failing check of {mutant.function} mentions {mutant.hint!r}:\n"
             + "\n---\n".join(t.get("output", "") for t in failing))
