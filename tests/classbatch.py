@@ -1,4 +1,4 @@
-"""A class of submissions (58 today), graded once per test session by `grade-all` (tests/conftest.py's
+"""A class of submissions (`class_size()` of them), graded once per test session by `grade-all` (tests/conftest.py's
 `class_batch` fixture): the realistic-bug corpus (tests/realistic_bugs.py), a few mutants of the
 catalogue (tests/mutants.py), three correct submissions (the solution and tests/alt_correct/)
 and five broken ones (nothing usable, an empty folder, a syntax error, a hang, a crash).
