@@ -1,4 +1,4 @@
-"""A class of submissions (its size derived from its parts below), graded once per test session by
+"""A class of submissions (`class_size()` of them, derived from its parts below), graded once per test session by
 `grade-all` (tests/conftest.py's `class_batch` fixture): the realistic-bug corpus
 (tests/realistic_bugs.py), a few mutants of the catalogue (tests/mutants.py), three correct
 submissions (the solution and tests/alt_correct/) and five broken ones (nothing usable, an empty

@@ -430,7 +430,8 @@ def backward_verdict(worker, case, fx, grads, text, e, diagnoses=None):
     if own_forward_consistent(worker, case, fx, grads):
         return CheckFailed(f"{message}\n  note: your {bname} is the gradient of your own {fname} "
                            f"here (it matches its centered differences), and your {fname} output "
-                           f"is wrong for this input: fix {fname} first; {bname} then follows.",
+                           f"is wrong for this input: fix {fname} first, then check {bname} again "
+                           f"(a mistake the two share, such as the same loop bounds, is in both).",
                            diagnoses=keys + ["backward.forward_wrong"])
     return CheckFailed(f"{e}\n  note: your {fname} output is wrong for this input too, and "
                        f"{bname} works from its cache: fix {fname} first, then look at {bname} "

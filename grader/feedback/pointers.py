@@ -127,7 +127,9 @@ def _pool(case, s):
          "window is row k // pool_width, column k % pool_width)"),
         ("pattern.overlapping", st < max(ph, pw), "overlapping windows (stride < window size)",
          "look for = instead of += into dx, windows stepped by the window size instead of the "
-         "stride, or x changed through a slice of it (a slice is a view)"),
+         "stride, or x changed through a slice of it (a slice is a view)" if case.backward else
+         "look at where the windows start (i * stride, not i * pool_height) and at the loop "
+         "bounds (H' = 1 + (H - pool_height) // stride windows, no more)"),
         ("pattern.untiled", (H - ph) % st != 0 or (W - pw) % st != 0,
          "windows that do not tile the input",
          "the output size rounds down: 1 + (H - pool_height) // stride"),
