@@ -416,8 +416,12 @@ def failure_data(exc, causes=()):
     "value" (a check's comparison or assertion), "fail" (pytest.fail, e.g. a missing file) or
     the StudentError kind (timeout, crash, exception, ...)."""
     from grader.feedback.causes import key_of
+    from grader.sandbox import naive
     if _is_student_error(exc):
-        return str(getattr(exc, "kind", "") or "exception"), [key_of(c) for c in causes]
+        kind = str(getattr(exc, "kind", "") or "exception")
+        if kind == "exception" and getattr(exc, "error_type", "") == naive.REFUSAL:
+            kind = "naive_rule"
+        return kind, [key_of(c) for c in causes]
     if isinstance(exc, pytest.fail.Exception):
         return "fail", []
     return "value", [str(k) for k in getattr(exc, "diagnoses", ())]

@@ -10,7 +10,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader import markdown
+from grader import config, markdown
 
 # Outcomes of one check item. "" = collected but never finished (deselected, -x, interrupted).
 PASSED, FAILED, ERROR, SKIPPED = "passed", "failed", "error", "skipped"
@@ -118,6 +118,8 @@ def item_output(item, output_limit):
 
 
 HIDDEN_FAILURES = {"value": "the values differ from the reference",
+                   "naive_rule": "it called the package's fast code or im2col, and "
+                                 f"{config.NAIVE_RULE}",
                    "fail": "the values differ from the reference",
                    "not_implemented": "not implemented", "timeout": "did not finish in time",
                    "crash": "crashed", "memory": "ran out of memory",
@@ -132,6 +134,10 @@ def hidden_output(item):
         return "Skipped, not counted."
     if item.outcome == PASSED and not item.partial:
         return "Passed."
+    if item.partial:
+        return (f"Partly earned (hidden case): {item.credit:.0%} of its points. The values are right "
+                "but the array's shape is not (a shape slip); the visible checks of the same "
+                "function show the shapes.")
     why = HIDDEN_FAILURES.get(item.failure, "raised an exception or returned something unusable")
     return (f"Failed (hidden case): {why}. The visible checks of the same function show "
             "details of failures like this one.")

@@ -98,6 +98,43 @@ class GradeResult:
     returncode: int
 
 
+HIDDEN_TEXT = ("Passed.", "Failed (hidden case): ", "Partly earned (hidden case): ", "Skipped, not counted.")
+
+
+def split_by_visibility(tests):
+    """(the tests students read now, the hidden ones). A hidden test's text is the grader's own
+    (grader/report.py's hidden_output): it is checked to be that, and nothing more is asked of it."""
+    shown = [t for t in tests if t["visibility"] == "visible"]
+    hidden = [t for t in tests if t["visibility"] != "visible"]
+    for t in hidden:
+        assert t.get("output", "").startswith(HIDDEN_TEXT), t
+    return shown, hidden
+
+
+# The overfit check trains ThreeLayerConvNet for 15 epochs: about two thirds of a whole grade's time
+# without CIFAR-10. It runs cnn.py and the layers of NET_USES (grader/checks/test_convnet.py) only,
+# so a submission whose changes are all elsewhere gets the solution's result there by construction.
+# Tests that grade many such submissions leave it out (a partial run; every other check runs).
+OVERFIT_CHECK = "grader/checks/test_convnet.py::test_overfit"
+
+
+def net_functions():
+    """The graded names the overfit check runs: ThreeLayerConvNet and the layers it calls."""
+    from grader.cases import BY_ID
+    from grader.checks.test_convnet import NET_USES
+    names = {"ThreeLayerConvNet"}
+    for case_id in NET_USES:
+        case = BY_ID[case_id]
+        names |= {t.rsplit(".", 1)[-1] for t in (case.function, case.backward) if t}
+    return names
+
+
+def skip_unaffected_training(changed):
+    """pytest arguments for grading a submission that differs from the solution only in the
+    functions `changed`: the overfit check is left out when it runs none of them."""
+    return [] if set(changed) & net_functions() else ["--deselect", OVERFIT_CHECK]
+
+
 def grade(submission_path, *, extra_args=(), env=None, timeout=900, results_path=None):
     """Grade `submission_path` in a fresh `python -m pytest grader` process (cwd: the repo root).
 

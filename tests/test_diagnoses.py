@@ -17,7 +17,7 @@ from grader.feedback.compare import CheckFailed, assert_close, assert_scalar_clo
 from grader.feedback.causes import CAUSES, Cause, exception_causes
 from grader.report import OUTPUT_HEADING
 from classbatch import CATALOGUE_PICK, CORRECT
-from grading import plain_text, validate_results
+from grading import plain_text, split_by_visibility, validate_results
 from realistic_bugs import CORPUS
 
 GRADER = Path(__file__).resolve().parents[1] / "grader"
@@ -340,7 +340,9 @@ def test_each_realistic_bug_gets_its_diagnosis(class_batch, bug):
     assert with_key, (f"{bug.name} ({bug.mutant.why}): no failing check of "
                       f"{bug.mutant.function} carries {diagnosis}:\n"
                       + "\n---\n".join(t.get("output", "")[:600] for t in mine[:3]))
-    for t in with_key:
+    shown, _ = split_by_visibility(with_key)   # a hidden check's pointer is on a visible one
+    assert shown, f"{bug.name}: {diagnosis} is on hidden checks only, whose text students cannot read"
+    for t in shown:
         message = plain_text(t["output"]).split(OUTPUT_HEADING)[0]
         assert "likely cause: " in message, message
     if bug.mutant.hint and diagnosis == bug.diagnosis:

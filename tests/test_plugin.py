@@ -73,6 +73,21 @@ def test_table_shows_sections_total_failures_and_skipped_points():
     assert "2.50 points skipped" in text and "CIFAR-10 not found" in text
 
 
+@pytest.mark.parametrize("kw, says", [
+    (dict(outcome=PASSED), "Passed."),
+    (dict(outcome=PASSED, credit=0.5), "Partly earned (hidden case): 50% of its points"),
+    (dict(outcome=FAILED, failure="value"), "the values differ from the reference"),
+    (dict(outcome=FAILED, failure="naive_rule"), config.NAIVE_RULE),
+    (dict(outcome=FAILED, failure="exception"), "raised an exception"),
+])
+def test_a_hidden_check_says_what_went_wrong_in_the_graders_words(kw, says):
+    item = _item(visibility="after_published", message="student text [[1.5, 2.5]]",
+                 student_output="printed 1.5", **kw)
+    text = report.hidden_output(item)
+    assert says in text
+    assert "1.5" not in text and "student text" not in text
+
+
 def test_truncate_keeps_start_and_end():
     text = "start" + "x" * 10_000 + "end"
     cut = report.truncate(text, 300)

@@ -2,14 +2,15 @@
 
 Each mutant is graded end to end (`pytest grader` in a subprocess). The selected mutants are
 graded once per session, two at a time; the parametrized tests then read the results. The
-one-epoch CIFAR-10 run is left out (CS260_DATA_DIR unset): every mutant is caught without it.
+one-epoch CIFAR-10 run is left out (CS260_DATA_DIR unset): every mutant is caught without it; so
+is the overfit check for a mutant of a function the net does not run (tests/grading.py).
 """
 import concurrent.futures
 
 import pytest
 
 from grader.report import INTERNAL_ERROR
-from grading import grade, plain_text, validate_results
+from grading import grade, plain_text, skip_unaffected_training, validate_results
 from mutants import CATALOGUE, build_submission
 
 # Every test here grades whole submissions (seconds each); they are the grader's proof, so CI runs them.
@@ -37,8 +38,11 @@ def graded(request, tmp_path_factory):
     # Folders are made here, not in the threads: tmp_path_factory is not thread-safe.
     folders = {m.name: build_submission(m, tmp_path_factory.mktemp(m.name)) for m in todo}
 
+    changed = {m.name: {m.function} for m in todo}
+
     def run(name):
-        return name, grade(folders[name], env={"CS260_DATA_DIR": None})
+        return name, grade(folders[name], env={"CS260_DATA_DIR": None},
+                           extra_args=skip_unaffected_training(changed[name]))
 
     with concurrent.futures.ThreadPoolExecutor(PARALLEL) as pool:
         return dict(pool.map(run, folders))

@@ -22,6 +22,8 @@ NAIVE_FUNCTIONS = tuple(t.rsplit(".", 1)[1]
 # What replaces a stubbed module's files: its sources, the compiled extension and build output.
 _STUBBED_SUFFIXES = (".py", ".pyx", ".pxd", ".c", ".so", ".pyd", ".html")
 
+# The stubs' exception (its type name tells the plugin a call was refused: a "naive_rule" failure).
+REFUSAL = "FastLayersNotAllowed"
 STUB = '''\
 """Stand-in for {module} while the naive layers are graded (written by the grader).
 
@@ -38,7 +40,7 @@ _STUB_NAMES = {names!r}
 _STUB_RULE = {rule!r}
 
 
-class FastLayersNotAllowed(RuntimeError):
+class {refusal}(RuntimeError):
     """Raised by every function of this stand-in."""
 
 
@@ -61,7 +63,7 @@ def _stub_caller():
 
 def _stub_function(name):
     def unavailable(*args, **kwargs):
-        raise FastLayersNotAllowed(f"{{_stub_caller()}} called {{name}}: {{_STUB_RULE}}, not the "
+        raise {refusal}(f"{{_stub_caller()}} called {{name}}: {{_STUB_RULE}}, not the "
                                    f"package's fast layers ({{_STUB_MODULE}} is not available "
                                    "while they are graded)")
     unavailable.__name__ = unavailable.__qualname__ = name
@@ -104,7 +106,7 @@ def module_names(package, module):
 def stub_source(module, names):
     """Source of the stand-in for cs260.<module> that defines `names`."""
     return STUB.format(module=f"cs260.{module}", naive=NAIVE_FUNCTIONS, names=list(names),
-                       rule=config.NAIVE_RULE)
+                       rule=config.NAIVE_RULE, refusal=REFUSAL)
 
 
 def build_naive_overlay(overlay, dest):
