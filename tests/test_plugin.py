@@ -88,6 +88,17 @@ def test_a_hidden_check_says_what_went_wrong_in_the_graders_words(kw, says):
     assert "1.5" not in text and "student text" not in text
 
 
+def test_a_refused_call_to_the_fast_layers_is_a_naive_rule_failure():
+    from grader.plugin import failure_data
+    from grader.sandbox import naive
+    from grader.sandbox.client import StudentError
+    refused = StudentError("exception", "m", error_type=naive.REFUSAL, error_message="x")
+    other = StudentError("exception", "m", error_type="ValueError", error_message="x")
+    assert failure_data(refused)[0] == "naive_rule"
+    assert failure_data(other)[0] == "exception"
+    assert f"class {naive.REFUSAL}(" in naive.stub_source("fast_layers", ["conv_forward_fast"])
+
+
 def test_truncate_keeps_start_and_end():
     text = "start" + "x" * 10_000 + "end"
     cut = report.truncate(text, 300)
