@@ -413,8 +413,9 @@ def failure_text(exc, causes=()):
 
 def failure_data(exc, causes=()):
     """(failure kind, diagnosis keys) of a student-caused failure, for results.json:
-    "value" (a check's comparison or assertion), "fail" (pytest.fail, e.g. a missing file) or
-    the StudentError kind (timeout, crash, exception, ...)."""
+    "value" (a check's comparison or assertion), "fail" (pytest.fail, e.g. a missing file),
+    "naive_rule" (a naive layer called the stubbed fast code: grader/sandbox/naive.py) or the
+    StudentError kind (timeout, crash, exception, ...)."""
     from grader.feedback.causes import key_of
     from grader.sandbox import naive
     if _is_student_error(exc):

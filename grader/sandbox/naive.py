@@ -64,8 +64,8 @@ def _stub_caller():
 def _stub_function(name):
     def unavailable(*args, **kwargs):
         raise {refusal}(f"{{_stub_caller()}} called {{name}}: {{_STUB_RULE}}, not the "
-                                   f"package's fast layers ({{_STUB_MODULE}} is not available "
-                                   "while they are graded)")
+                        f"package's fast layers ({{_STUB_MODULE}} is not available "
+                        "while they are graded)")
     unavailable.__name__ = unavailable.__qualname__ = name
     return unavailable
 
