@@ -11,7 +11,7 @@ import pytest
 from fair_variants import CONVENTIONS, KEEPDIMS, PARTNERS
 from grader import config
 from grader.report import INTERNAL_ERROR
-from grading import grade, plain_text, skip_unaffected_training, split_by_visibility, validate_results
+from grading import OVERFIT_CHECK, grade, plain_text, skip_unaffected_training, split_by_visibility, validate_results
 from mutants import SOLUTION, apply_patch, write_submission
 
 # Every test here grades whole submissions (seconds each); they are the grader's proof.
@@ -59,8 +59,8 @@ def solution_score(fair_graded, name):
     the overfit check when the variant changes no function the net runs: tests/grading.py)."""
     ran = {t["name"] for t in fair_graded[name]["tests"]}
     solution = fair_graded["solution"]["tests"]
-    left_out = {t["name"] for t in solution} - ran
-    assert all(n.startswith("ThreeLayerConvNet: overfits") for n in left_out), left_out
+    left_out = [t["extra_data"]["nodeid"] for t in solution if t["name"] not in ran]
+    assert left_out in ([], [OVERFIT_CHECK]), left_out
     return sum(t["score"] for t in solution if t["name"] in ran)
 
 
